@@ -1,0 +1,136 @@
+"""Audio I/O, validation, mix-down and resampling.
+
+Everything here works on float32 numpy arrays shaped ``[frames, channels]`` (as python-soundfile
+returns them) or ``[samples]`` for mono.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import BinaryIO
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from .errors import InputError
+
+MIN_RATE = 8_000
+"""Lowest input sample rate accepted, in Hz."""
+MAX_RATE = 192_000
+"""Highest input sample rate accepted, in Hz."""
+MAX_CHANNELS = 64
+"""Most channels accepted in an input file."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Decoded audio.
+
+    Attributes
+    ----------
+    samples : np.ndarray
+        float32 ``[frames, channels]`` in [-1, 1] (floats beyond are kept).
+    rate : int
+        Sample rate in Hz.
+    subtype : str
+        soundfile's subtype of the source (``"PCM_16"``, ``"FLOAT"``, ...), informational.
+    """
+
+    samples: np.ndarray
+    rate: int
+    subtype: str = "FLOAT"
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.rate
+
+
+def check_rate(rate: int, *, name: str) -> None:
+    """Raise :class:`InputError` unless ``MIN_RATE <= rate <= MAX_RATE``."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise InputError(f"{name}: sample rate {rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
+
+
+def read_audio(path: str | os.PathLike[str] | BinaryIO, *, name: str | None = None) -> Audio:
+    """Read any file python-soundfile understands (WAV, FLAC, OGG/Vorbis/Opus, MP3, ...).
+
+    Raises :class:`InputError` for a missing file, a directory, non-audio bytes, zero-length
+    audio, an absurd sample rate or channel count, and NaN/inf samples.
+    """
+    label = name or (os.fspath(path) if isinstance(path, (str, os.PathLike)) else "<stream>")
+    if isinstance(path, (str, os.PathLike)):
+        if not os.path.exists(path):
+            raise InputError(f"{label}: no such file")
+        if os.path.isdir(path):
+            raise InputError(f"{label}: is a directory, not an audio file")
+        if os.path.getsize(path) == 0:
+            raise InputError(f"{label}: empty file (0 bytes)")
+    try:
+        with sf.SoundFile(path) as f:
+            rate, channels, subtype = int(f.samplerate), int(f.channels), str(f.subtype)
+            check_rate(rate, name=label)
+            if not 1 <= channels <= MAX_CHANNELS:
+                raise InputError(f"{label}: {channels} channels is outside 1..{MAX_CHANNELS}")
+            data = f.read(dtype="float32", always_2d=True)
+    except InputError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{label}: not a readable audio file ({detail})") from None
+    if data.shape[0] == 0:
+        raise InputError(f"{label}: contains no audio (zero-length)")
+    if not np.isfinite(data).all():
+        bad = int(np.size(data) - np.isfinite(data).sum())
+        raise InputError(f"{label}: {bad} samples are NaN or infinite")
+    return Audio(samples=np.ascontiguousarray(data), rate=rate, subtype=subtype)
+
+
+def mixdown(samples: np.ndarray) -> np.ndarray:
+    """Mean over channels: ``[frames, channels]`` -> float32 ``[frames]``."""
+    if samples.ndim == 1:
+        return samples.astype(np.float32, copy=False)
+    return samples.mean(axis=1, dtype=np.float64).astype(np.float32)
+
+
+def resample(x: np.ndarray, *, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Polyphase resampling (scipy ``resample_poly``, Kaiser window) along axis 0.
+
+    ``[samples, ...]`` -> ``[ceil(samples * new_rate / orig_rate), ...]``; identity when rates match.
+    """
+    if orig_rate == new_rate:
+        return x.astype(np.float32, copy=False)
+    ratio = Fraction(new_rate, orig_rate)
+    y = resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
+    return np.asarray(y, dtype=np.float32)
+
+
+def fit_length(x: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad axis 0 of ``x`` to exactly ``length``."""
+    if x.shape[0] >= length:
+        return x[:length]
+    pad = [(0, length - x.shape[0])] + [(0, 0)] * (x.ndim - 1)
+    return np.pad(x, pad)
+
+
+SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
+"""Output sample formats ``decode --subtype`` accepts."""
+
+
+def write_wav(file: str | os.PathLike[str] | BinaryIO, samples: np.ndarray, *, rate: int,
+              subtype: str = "PCM_16") -> None:
+    """Write ``[frames]`` or ``[frames, channels]`` float audio as WAV (clipped to [-1, 1])."""
+    if subtype not in SUBTYPES:
+        raise ValueError(f"subtype={subtype!r} not in {SUBTYPES}")
+    data = np.clip(samples, -1.0, 1.0) if subtype != "FLOAT" else samples
+    sf.write(file, data, rate, subtype=subtype, format="WAV")

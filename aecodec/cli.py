@@ -1,0 +1,166 @@
+"""Command-line interface: ``aecodec encode|decode|info|bench|train``.
+
+Heavy modules (torch, the model) are imported inside the commands, so ``--help`` and usage
+errors are fast. Every :class:`~aecodec.errors.AecError` becomes one line on stderr,
+``aecodec: error: <message>``, and its ``exit_code``; Ctrl-C exits 130 leaving no partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .errors import AecError
+
+EXIT_INTERRUPTED = 130
+
+
+def fail(exc: AecError) -> NoReturn:
+    msg = str(exc).replace("\n", " ")
+    click.echo(f"aecodec: error: {msg}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class AecGroup(click.Group):
+    """Turns project errors and Ctrl-C into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AecError as exc:
+            fail(exc)
+        except KeyboardInterrupt:
+            click.echo("aecodec: interrupted; no output written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+
+def _kbps(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number of kbps") from None
+    from .codec import MAX_KBPS, MIN_KBPS
+    if not MIN_KBPS <= v <= MAX_KBPS:
+        raise click.BadParameter(f"{v:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
+    return v
+
+
+@click.group(cls=AecGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aecodec")
+def main() -> None:
+    """aecodec: a neural audio codec for music (STFT autoencoder + Griffin-Lim).
+
+    \b
+      aecodec encode song.wav song.aec -b 6
+      aecodec decode song.aec out.wav
+      aecodec info song.aec
+    """
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path), required=False)
+@click.option("-b", "--bitrate", "kbps", default="6", show_default=True,
+              help="Target ACTUAL bitrate in kbps (ladder: 3, 6, 12; any value 0.5-64).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Weights file to use [default: the shipped aecodec-v1].")
+@click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def encode(input: Path, output: Path | None, kbps: str, model_path: Path | None, force: bool,
+           quiet: bool) -> None:
+    """Encode INPUT audio (WAV/FLAC/OGG/MP3, any rate/channels) to OUTPUT (default INPUT.aec)."""
+    target = _kbps(kbps)
+    out = output or input.with_suffix(".aec")
+    from .output import check_output
+    check_output(out, force=force, inputs=(input,))
+    from .audio import read_audio
+    from .codec import encode_audio, load_model
+    from .output import atomic_output
+    audio = read_audio(input)
+    model = load_model(path=model_path) if model_path else load_model()
+    t0 = time.perf_counter()
+    data = encode_audio(audio, kbps=target, model=model).to_bytes()
+    with atomic_output(out, force=force, inputs=(input,)) as f:
+        f.write(data)
+    if not quiet:
+        actual = len(data) * 8 / audio.duration / 1000
+        click.echo(f"{out}: {len(data)} bytes, {actual:.2f} kbps, {audio.duration:.2f} s "
+                   f"({audio.duration / (time.perf_counter() - t0):.0f}x real time)", err=True)
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path), required=False)
+@click.option("--rate", type=click.IntRange(8000, 192000), default=None,
+              help="Output sample rate [default: the original].")
+@click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "PCM_32", "FLOAT"]),
+              default="PCM_16", show_default=True, help="WAV sample format.")
+@click.option("--iters", type=click.IntRange(0, 1000), default=32, show_default=True,
+              help="Fast Griffin-Lim iterations.")
+@click.option("--ignore-errors", is_flag=True,
+              help="Write silence for chunks that fail their CRC instead of stopping.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Weights file [default: the one the file names, from the model folders].")
+@click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def decode(input: Path, output: Path | None, rate: int | None, subtype: str, iters: int,
+           ignore_errors: bool, model_path: Path | None, force: bool, quiet: bool) -> None:
+    """Decode an .aec INPUT to a WAV OUTPUT (default INPUT.wav)."""
+    out = output or input.with_suffix(".wav")
+    from .output import check_output
+    check_output(out, force=force, inputs=(input,))
+    from .audio import write_wav
+    from .codec import decode_audio, read_file
+    from .output import atomic_output
+    aec = read_file(input, ignore_errors=ignore_errors)
+    t0 = time.perf_counter()
+    samples, out_rate, damaged = decode_audio(aec, name=str(input), rate=rate, iters=iters,
+                                              model_path=model_path)
+    with atomic_output(out, force=force, inputs=(input,)) as f:
+        write_wav(f, samples, rate=out_rate, subtype=subtype)
+    if damaged:
+        click.echo(f"aecodec: warning: {input}: {damaged} damaged chunk(s) decoded as silence",
+                   err=True)
+    if not quiet:
+        seconds = samples.shape[0] / out_rate
+        click.echo(f"{out}: {seconds:.2f} s, {out_rate} Hz, {samples.shape[1]} ch, {subtype} "
+                   f"({seconds / (time.perf_counter() - t0):.0f}x real time)", err=True)
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
+def info(input: Path, as_json: bool) -> None:
+    """Show what an .aec file holds and its actual bitrate."""
+    from .codec import read_file
+    aec = read_file(input)
+    meta = aec.meta
+    size = input.stat().st_size
+    seconds = meta["length"] / meta["rate"]
+    summary = {"file": str(input), "bytes": size, "seconds": round(seconds, 3),
+               "kbps": round(size * 8 / seconds / 1000, 3), "chunks": len(aec.chunks), **meta}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"{input}: aecodec format v1, model {meta['model']['id']} "
+               f"(sha256 {meta['model']['sha256'][:12]})")
+    click.echo(f"  audio:   {seconds:.3f} s, {meta['rate']} Hz, {meta['channels']} ch "
+               f"(coded as mono at {meta['model_rate']} Hz)")
+    click.echo(f"  latent:  {meta['latent'][0]} x {meta['latent'][1]}, "
+               f"step {meta['quant']['step']:g}, {len(aec.chunks)} chunks")
+    click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+              add_help_option=False)
+@click.pass_context
+def train(ctx: click.Context) -> None:
+    """Train the codec model (options: see `aecodec train --help`)."""
+    from .train import main as train_main
+    train_main(list(ctx.args))

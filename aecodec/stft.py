@@ -1,0 +1,70 @@
+"""STFT front end: log-magnitude spectrograms and the inverse transform (torch).
+
+Shapes: audio ``[batch, samples]``; spectrograms ``[batch, freq, frames]`` with
+``freq = n_fft // 2 + 1`` and ``frames = samples // hop + 1`` (``center=True``, reflect padding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+LOG_EPS = 1e-5
+"""Floor added to magnitudes before the logarithm: ``log(|X| + LOG_EPS)``."""
+
+
+@dataclass(frozen=True)
+class StftConfig:
+    """STFT settings of a model. Defaults: 22050 Hz, n_fft 1024, hop 256, Hann window."""
+
+    rate: int = 22050
+    n_fft: int = 1024
+    hop: int = 256
+
+    def __post_init__(self) -> None:
+        if self.n_fft <= 0 or self.n_fft & (self.n_fft - 1):
+            raise ValueError(f"StftConfig n_fft={self.n_fft} is not a positive power of two")
+        if not 0 < self.hop <= self.n_fft // 2:
+            raise ValueError(f"StftConfig hop={self.hop} not in 1..n_fft/2={self.n_fft // 2}")
+        if self.rate <= 0:
+            raise ValueError(f"StftConfig rate={self.rate} <= 0")
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def frames(self, samples: int) -> int:
+        """Number of STFT frames for ``samples`` samples."""
+        return samples // self.hop + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def window(n_fft: int, *, device: torch.device | None = None) -> torch.Tensor:
+    """Periodic Hann window ``[n_fft]`` (float32)."""
+    return torch.hann_window(n_fft, periodic=True, dtype=torch.float32, device=device)
+
+
+def stft(audio: torch.Tensor, *, n_fft: int, hop: int) -> torch.Tensor:
+    """Complex STFT: ``[batch, samples]`` -> ``[batch, n_fft//2+1, samples//hop+1]``."""
+    return torch.stft(audio, n_fft, hop_length=hop, window=window(n_fft, device=audio.device),
+                      center=True, pad_mode="reflect", return_complex=True)
+
+
+def istft(spec: torch.Tensor, *, n_fft: int, hop: int, length: int) -> torch.Tensor:
+    """Inverse of :func:`stft`: ``[batch, freq, frames]`` complex -> ``[batch, length]``."""
+    return torch.istft(spec, n_fft, hop_length=hop, window=window(n_fft, device=spec.device),
+                       center=True, length=length)
+
+
+def log_magnitude(audio: torch.Tensor, *, n_fft: int, hop: int) -> torch.Tensor:
+    """``ln(|STFT| + LOG_EPS)``: ``[batch, samples]`` -> ``[batch, freq, frames]``."""
+    return torch.log(stft(audio, n_fft=n_fft, hop=hop).abs() + LOG_EPS)
+
+
+def magnitude_from_log(logmag: torch.Tensor) -> torch.Tensor:
+    """Inverse of the log map, clamped at 0: ``exp(L) - LOG_EPS``."""
+    return (torch.exp(logmag) - LOG_EPS).clamp_min(0.0)

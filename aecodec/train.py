@@ -1,0 +1,150 @@
+"""Train the codec autoencoder on the codec training pool (CPU by default; CUDA if asked).
+
+    python -m aecodec.train --data data/train --cache runs/pool22k --run runs/v1 --minutes 60
+
+Loss per batch of random 1.5-s crops:
+``|L_hat - L|`` (ln-magnitude L1) + ``|log1p|X_hat| - log1p|X||`` (loud bins) + ``lam * kbps``,
+where the latent passes through uniform noise of a random quantizer step (log-uniform in
+``[step_min, step_max]``) so the decoder learns to expect quantized values at every operating
+point, and ``kbps`` is the Laplace-model rate estimate. Checkpoints every ``--save-every``
+steps to ``RUN/ckpt.pt``; rerunning the same command resumes. At the end the weights are
+exported to ``--out`` as ``<model-id>-<sha12>.pt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_training_state, save_training_state, save_weights
+from .dataset import build_cache, sample_crops
+from .model import Autoencoder, ModelConfig
+from .quantize import add_noise, laplace_bits
+from .stft import log_magnitude
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training hyper-parameters (defaults are the shipped model's)."""
+
+    batch: int = 16
+    frames: int = 128
+    lr: float = 1e-3
+    lam: float = 0.01
+    step_min: float = 0.08
+    step_max: float = 2.0
+    seed: int = 0
+
+
+def loss_terms(model: Autoencoder, audio: torch.Tensor, *, step: torch.Tensor,
+               lam: float, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Distortion and rate terms for a batch ``audio [B, samples]``, quantizer ``step [B,1,1]``."""
+    st = model.cfg.stft
+    target = log_magnitude(audio, n_fft=st.n_fft, hop=st.hop)
+    latent = model.encode(target)
+    noisy = add_noise(latent, step, generator=generator)
+    recon = model.decode(noisy, step=step, frames=target.shape[-1])
+    l1 = (recon - target).abs().mean()
+    loud = (torch.log1p(torch.exp(recon)) - torch.log1p(torch.exp(target))).abs().mean()
+    bits = laplace_bits(noisy, step, model.log_scale).sum(dim=(1, 2))
+    kbps = (bits / (audio.shape[-1] / st.rate) / 1000).mean()
+    return {"loss": l1 + loud + lam * kbps, "l1": l1, "loud": loud, "kbps": kbps}
+
+
+def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path | None,
+          model_id: str, cfg: TrainConfig, mcfg: ModelConfig, save_every: int = 200,
+          device: str = "cpu", threads: int = 0) -> Path:
+    """Train (or resume) and return the path of the checkpoint or exported weights."""
+    if threads:
+        torch.set_num_threads(threads)
+    pool = build_cache(data, cache, rate=mcfg.stft.rate)
+    print(f"training pool: {len(pool.names)} tracks, {pool.hours:.2f} h", file=sys.stderr)
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt = run / "ckpt.pt"
+    model = Autoencoder(mcfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
+    step, elapsed = 0, 0.0
+    if ckpt.exists():
+        state = load_training_state(ckpt)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        print(f"resumed {ckpt} at step {step} ({elapsed / 60:.1f} min)", file=sys.stderr)
+    rng = np.random.default_rng(cfg.seed + step)
+    length = (cfg.frames - 1) * mcfg.stft.hop
+    budget = minutes * 60
+    t0 = time.time() - elapsed
+    avg: dict[str, float] = {}
+    while time.time() - t0 < budget:
+        frac = (time.time() - t0) / budget
+        for g in opt.param_groups:  # cosine decay to 5% over the time budget
+            g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        audio = torch.from_numpy(sample_crops(pool, batch=cfg.batch, length=length, rng=rng))
+        log_step = rng.uniform(math.log(cfg.step_min), math.log(cfg.step_max), (cfg.batch, 1, 1))
+        terms = loss_terms(model, audio.to(device), lam=cfg.lam,
+                           step=torch.from_numpy(np.exp(log_step)).float().to(device))
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        for k, v in terms.items():
+            avg[k] = 0.98 * avg.get(k, float(v)) + 0.02 * float(v)
+        if step % 10 == 0:
+            done = time.time() - t0
+            print(f"\rstep {step} {done / 60:5.1f}/{minutes:.0f} min  " +
+                  "  ".join(f"{k} {v:.4f}" for k, v in avg.items()), end="", file=sys.stderr)
+        if step % save_every == 0:
+            save_training_state(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
+                                       "step": step, "elapsed": time.time() - t0,
+                                       "config": mcfg.to_dict(), "train": asdict(cfg)})
+    elapsed = time.time() - t0
+    save_training_state(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                               "elapsed": elapsed, "config": mcfg.to_dict(), "train": asdict(cfg)})
+    print(f"\ndone: {step} steps in {elapsed / 60:.1f} min", file=sys.stderr)
+    if out is None:
+        return ckpt
+    info = {"steps": step, "minutes": round(elapsed / 60, 1), "train": asdict(cfg),
+            "data": [str(d) for d in data], "hours": round(pool.hours, 2),
+            "tracks": len(pool.names), "device": device, "threads": torch.get_num_threads(),
+            "final": {k: round(v, 4) for k, v in avg.items()}}
+    path = save_weights(model.cpu(), out, model_id=model_id, info=info)
+    print(f"weights: {path}", file=sys.stderr)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="aecodec-train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, nargs="+", default=[Path("data/train")])
+    p.add_argument("--cache", type=Path, default=Path("runs/pool22k"))
+    p.add_argument("--run", type=Path, default=Path("runs/v1"))
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--out", type=Path, default=Path("models"))
+    p.add_argument("--model-id", default="aecodec-v1")
+    p.add_argument("--hidden", type=int, default=ModelConfig.hidden)
+    p.add_argument("--latent", type=int, default=ModelConfig.latent)
+    p.add_argument("--batch", type=int, default=TrainConfig.batch)
+    p.add_argument("--lam", type=float, default=TrainConfig.lam)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--step-min", type=float, default=TrainConfig.step_min)
+    p.add_argument("--step-max", type=float, default=TrainConfig.step_max)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args(argv)
+    train(data=a.data, cache=a.cache, run=a.run, minutes=a.minutes, out=a.out,
+          model_id=a.model_id, device=a.device, threads=a.threads,
+          cfg=TrainConfig(batch=a.batch, lam=a.lam, lr=a.lr, step_min=a.step_min,
+                          step_max=a.step_max),
+          mcfg=ModelConfig(hidden=a.hidden, latent=a.latent))
+
+
+if __name__ == "__main__":
+    main()

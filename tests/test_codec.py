@@ -1,0 +1,121 @@
+"""The codec pipeline with a tiny random model: round trips, rate control, metadata checks."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aecodec import container
+from aecodec.audio import Audio
+from aecodec.checkpoint import find_weights, load_weights
+from aecodec.codec import CHUNK_FRAMES, decode_audio, encode_audio, load_model, validate_meta
+from aecodec.errors import AecError, FormatError, ModelError
+
+from .conftest import synth_music
+
+
+def _audio(seconds: float = 3.0, rate: int = 44100, channels: int = 2) -> Audio:
+    return Audio(samples=synth_music(seconds, rate, channels=channels), rate=rate)
+
+
+def test_round_trip_shape_rate_length(tiny_model: Path) -> None:
+    audio = _audio(2.5, 44100, 2)
+    enc = encode_audio(audio, kbps=1.0, model=load_model(path=tiny_model))
+    aec = container.unpack(enc.to_bytes())
+    out, rate, damaged = decode_audio(aec, iters=4)
+    assert (rate, damaged) == (44100, 0)
+    assert out.shape == (audio.frames, 2) and out.dtype == np.float32
+    assert np.isfinite(out).all()
+    out16, rate16, _ = decode_audio(aec, iters=4, rate=16000)
+    assert rate16 == 16000 and out16.shape[0] == round(audio.frames * 16000 / 44100)
+
+
+def test_decode_is_deterministic(tiny_model: Path) -> None:
+    enc = encode_audio(_audio(1.0), kbps=1.0, model=load_model(path=tiny_model))
+    aec = container.unpack(enc.to_bytes())
+    a, _, _ = decode_audio(aec, iters=3)
+    b, _, _ = decode_audio(aec, iters=3)
+    assert np.array_equal(a, b)
+
+
+def test_metadata_fields(tiny_model: Path) -> None:
+    audio = _audio(7.0, 32000, 1)
+    enc = encode_audio(audio, kbps=1.0, model=load_model(path=tiny_model))
+    meta = enc.meta
+    assert meta["codec"] == "aecodec" and meta["model"]["id"] == "tiny-test"
+    assert load_weights(tiny_model)[1]["sha256"].startswith(meta["model"]["sha256"])
+    assert (meta["rate"], meta["channels"], meta["length"]) == (32000, 1, 7 * 32000)
+    assert meta["latent"][0] == 8 and meta["frames"] == (7 * 22050) // 256 + 1
+    assert len(enc.chunks) == -(-meta["latent"][1] // CHUNK_FRAMES) == 2
+
+
+def test_rate_control_monotone(tiny_model: Path) -> None:
+    audio = _audio(6.0, 22050, 1)
+    model = load_model(path=tiny_model)
+    sizes = [encode_audio(audio, kbps=k, model=model).nbytes for k in (0.5, 1.0, 1.5)]
+    assert sizes[0] < sizes[1] < sizes[2]
+    steps = [encode_audio(audio, kbps=k, model=model).meta["quant"]["step"] for k in (0.5, 1.5)]
+    assert steps[0] > steps[1]
+
+
+def test_bitrate_out_of_range(tiny_model: Path) -> None:
+    with pytest.raises(AecError, match="bitrate 100 kbps"):
+        encode_audio(_audio(1.0), kbps=100, model=load_model(path=tiny_model))
+
+
+def test_silence_round_trips_to_silence_like_output(tiny_model: Path) -> None:
+    audio = Audio(samples=np.zeros((22050, 1), np.float32), rate=22050)
+    enc = encode_audio(audio, kbps=1.0, model=load_model(path=tiny_model))
+    out, _, _ = decode_audio(container.unpack(enc.to_bytes()), iters=2)
+    assert np.isfinite(out).all() and out.shape == (22050, 1)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("codec", "opus", "codec 'opus'"), ("rate", 1, "rate=1"), ("rate", 10**9, "rate="),
+    ("channels", 0, "channels=0"), ("length", -5, "length=-5"), ("frames", 3, "latent shape"),
+    ("latent", [8, 10**7], "latent shape"), ("latent", "x", "latent shape"),
+    ("quant", {"step": -1, "dtype": "int8"}, "quantizer"), ("coder", "lzma", "coder"),
+    ("model", None, "model None"), ("n_fft", True, "n_fft=True"),
+])
+def test_forged_metadata_refused(tiny_model: Path, key: str, value: object, message: str) -> None:
+    enc = encode_audio(_audio(1.0), kbps=1.0, model=load_model(path=tiny_model))
+    meta = copy.deepcopy(enc.meta)
+    meta[key] = value
+    with pytest.raises(FormatError, match=message):
+        validate_meta(meta, name="x.aec")
+
+
+def test_missing_chunk_count_mismatch(tiny_model: Path) -> None:
+    enc = encode_audio(_audio(13.0, 22050, 1), kbps=1.0, model=load_model(path=tiny_model))
+    aec = container.unpack(container.pack(enc.meta, enc.chunks[:-1]))
+    with pytest.raises(FormatError, match="holds 2 chunks, metadata implies 3"):
+        decode_audio(aec, name="x.aec", iters=1)
+
+
+def test_damaged_chunk_ignored_as_silence(tiny_model: Path) -> None:
+    enc = encode_audio(_audio(13.0, 22050, 1), kbps=1.0, model=load_model(path=tiny_model))
+    data = bytearray(enc.to_bytes())
+    data[-20] ^= 0xFF  # inside the last chunk's payload
+    with pytest.raises(FormatError, match="chunk 3 of 3 is corrupted"):
+        container.unpack(bytes(data), name="x.aec")
+    aec = container.unpack(bytes(data), name="x.aec", ignore_errors=True)
+    out, _, damaged = decode_audio(aec, iters=1)
+    assert damaged == 1 and np.isfinite(out).all()
+
+
+def test_model_not_found_and_tampered(tiny_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="model nope not found"):
+        find_weights("nope")
+    tampered = tmp_path / tiny_model.name
+    data = bytearray(tiny_model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tampered.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match the name"):
+        load_weights(tampered)
+    renamed = tmp_path / "tiny-test-000000000000.pt"
+    renamed.write_bytes(tiny_model.read_bytes())
+    with pytest.raises(ModelError, match="tampered"):
+        load_weights(renamed)
