@@ -157,6 +157,52 @@ def info(input: Path, as_json: bool) -> None:
     click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
 
 
+def _csv_floats(value: str) -> list[float]:
+    try:
+        out = [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of kbps") from None
+    if not out or any(not 0 < v <= 64 for v in out):
+        raise click.BadParameter(f"{value!r}: each bitrate must be in (0, 64] kbps")
+    return out
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-b", "--bitrate", "bitrates", default="3,6,12", show_default=True,
+              help="Comma-separated aecodec operating points (kbps).")
+@click.option("--against", default="", help="Reference codecs: any of opus,mp3,dct.")
+@click.option("--iters", type=click.IntRange(0, 1000), default=32, show_default=True,
+              help="Griffin-Lim iterations for aecodec's decoder.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Weights file [default: the shipped aecodec-v1].")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write a JSON report.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write per-file CSV rows.")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path),
+              help="Write a rate-distortion PNG (needs matplotlib).")
+@click.option("-v", "--verbose", is_flag=True, help="Per-file rows in the table too.")
+def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int,
+          model_path: Path | None, json_path: Path | None, csv_path: Path | None,
+          plot_path: Path | None, verbose: bool) -> None:
+    """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""
+    from .bench import plot_rd, run_bench, to_markdown, write_csv, write_json
+    rates = _csv_floats(bitrates)
+    refs = [c.strip() for c in against.split(",") if c.strip()]
+    rows, info = run_bench(list(paths), bitrates=rates, against=refs, iters=iters,
+                           model_path=model_path, progress=sys.stderr.isatty())
+    click.echo(to_markdown(rows, verbose=verbose))
+    click.echo(f"\nmodel {info['model']} ({info['sha256']}), load {info['model_load_s']:.2f} s; "
+               f"peak RSS {info['peak_rss_mb']:.0f} MB; {info['files']} files", err=True)
+    if json_path:
+        write_json(json_path, rows, info)
+    if csv_path:
+        write_csv(csv_path, rows)
+    if plot_path:
+        plot_rd(plot_path, rows)
+    if all(r.error for r in rows):
+        raise AecError("every file failed")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
               add_help_option=False)
 @click.pass_context

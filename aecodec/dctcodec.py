@@ -85,7 +85,10 @@ def encode_dct(logmag: np.ndarray, *, scale: float) -> bytes:
                     mode="edge")
     blocks = padded.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3)
     coefs = dctn(blocks, type=2, axes=(2, 3), norm="ortho")
-    ints = np.clip(np.rint(coefs / quant_steps(rows, scale=scale)), -32768, 32767)
+    ints = np.rint(coefs / quant_steps(rows, scale=scale))
+    if np.abs(ints).max() > 32767:
+        raise ValueError(f"encode_dct() called with scale={scale:.4g}: too fine a step for "
+                         "16-bit coefficients")
     payload = ints.astype("<i2").transpose(2, 3, 0, 1).tobytes()  # coefficient-major
     header = _HEADER.pack(MAGIC, VERSION, BLOCK, logmag.shape[0], logmag.shape[1], scale)
     return header + zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(payload)

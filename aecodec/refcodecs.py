@@ -33,6 +33,8 @@ MP3_CBR_KBPS = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 
 OPUS_KBPS_RANGE = (4.0, 256.0)
 """Range searched for ``opusenc --bitrate`` (documented as 6-256 per channel, but settings down
 to about 5 still lower the rate; Opus bottoms out near 6 kbps actual on music)."""
+DCT_SCALE_RANGE = (0.02, 100.0)
+"""Quantiser scales searched by :func:`run_at_bitrate` (a few hundred kbit/s down to < 0.5)."""
 TOOL_TIMEOUT_S = 300
 
 
@@ -152,13 +154,14 @@ def run_dct(x: np.ndarray, *, rate: int, quality: float) -> RefResult:
     return _dct_result(data, samples=len(x), rate=rate, setting=f"scale={quality:.4g}")
 
 
-def _bisect(size_at: Callable[[float], int], target: int, *, lo: float, hi: float,
-            tol: float, steps: int = 20) -> float:
-    """Setting in ``[lo, hi]`` whose size is nearest ``target``; ``size_at`` must be monotone.
+def _bisect(size_at: Callable[[float], int], target: float, *, lo: float, hi: float,
+            rising: bool, tol: float, steps: int) -> float:
+    """Setting in ``[lo, hi]`` whose size is nearest ``target``.
 
-    Bisects in log space, stopping early once the size is within ``tol`` (relative).
+    ``size_at`` must grow with the setting (``rising``) or shrink with it. Bisects in log
+    space, stopping early once the size is within ``tol`` (relative); the range ends are
+    tried last, in case the target lies beyond them.
     """
-    rising = size_at(hi) > size_at(lo)
     best, best_err = lo, math.inf
     for _ in range(steps):
         mid = math.sqrt(lo * hi)
@@ -167,12 +170,12 @@ def _bisect(size_at: Callable[[float], int], target: int, *, lo: float, hi: floa
         if err < best_err:
             best, best_err = mid, err
         if err <= tol:
-            break
+            return best
         if (size < target) == rising:
             lo = mid
         else:
             hi = mid
-    for edge in (lo, hi):  # the target may lie outside the range
+    for edge in (lo, hi):
         err = abs(size_at(edge) - target) / target
         if err < best_err:
             best, best_err = edge, err
@@ -193,8 +196,9 @@ def run_at_bitrate(codec: str, x: np.ndarray, *, rate: int, kbps: float,
     target = kbps * 1000 / 8 * len(x) / rate
     if codec == "dct":
         logmag = _dct_logmag(x, rate=rate)
-        scale = _bisect(lambda s: len(encode_dct(logmag, scale=s)), round(target),
-                        lo=1e-3, hi=1e3, tol=tol / 4, steps=30)
+        lo, hi = DCT_SCALE_RANGE
+        scale = _bisect(lambda s: len(encode_dct(logmag, scale=s)), target, lo=lo, hi=hi,
+                        rising=False, tol=tol / 4, steps=30)
         return _dct_result(encode_dct(logmag, scale=scale), samples=len(x), rate=rate,
                            setting=f"scale={scale:.4g}")
     if codec == "opus":
@@ -206,7 +210,8 @@ def run_at_bitrate(codec: str, x: np.ndarray, *, rate: int, kbps: float,
             return cache[k].nbytes
 
         lo, hi = OPUS_KBPS_RANGE
-        return cache[_bisect(opus_size, round(target), lo=lo, hi=hi, tol=tol / 4, steps=12)]
+        return cache[_bisect(opus_size, target, lo=lo, hi=hi, rising=True, tol=tol / 4,
+                             steps=12)]
     if codec == "mp3":
         nearest = sorted(MP3_CBR_KBPS, key=lambda k: abs(math.log(k / kbps)))[:3]
         runs = [run_mp3(x, rate=rate, kbps=k) for k in nearest]
