@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -127,7 +127,7 @@ SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
 """Output sample formats ``decode --subtype`` accepts."""
 
 
-def write_wav(file: str | os.PathLike[str] | BinaryIO, samples: np.ndarray, *, rate: int,
+def write_wav(file: str | os.PathLike[str] | BinaryIO | IO[bytes], samples: np.ndarray, *, rate: int,
               subtype: str = "PCM_16") -> None:
     """Write ``[frames]`` or ``[frames, channels]`` float audio as WAV (clipped to [-1, 1])."""
     if subtype not in SUBTYPES:

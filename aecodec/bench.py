@@ -84,6 +84,45 @@ def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: 
                metrics=all_metrics(ref, mixdown(out), rate=audio.rate))
 
 
+def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence[float], *,
+                     model: Any) -> list[Row]:
+    """Where the error comes from: aecodec's magnitudes with the TRUE phase (model + quantizer
+    error alone) at each bitrate, and Griffin-Lim on the TRUE magnitudes (the phase floor)."""
+    import torch
+
+    from . import container
+    from .audio import resample
+    from .codec import decode_logmag, encode_audio
+    from .metrics import all_metrics
+    from .phase import griffin_lim
+    from .stft import istft, magnitude_from_log, stft
+
+    st = model[0].cfg.stft
+    x = resample(ref, orig_rate=audio.rate, new_rate=st.rate)
+    spec = stft(torch.from_numpy(x)[None], n_fft=st.n_fft, hop=st.hop)
+
+    def back(y: torch.Tensor) -> np.ndarray:
+        return resample(y[0].numpy(), orig_rate=st.rate, new_rate=audio.rate)[:len(ref)]
+
+    rows = []
+    with torch.inference_mode():
+        floor = griffin_lim(spec.abs(), n_fft=st.n_fft, hop=st.hop, length=len(x))
+        rows.append(Row(file=name, codec="gl-floor (true mag)", target_kbps=0.0,
+                        setting="FGLA 32", metrics=all_metrics(ref, back(floor),
+                                                               rate=audio.rate)))
+        for kbps in kbps_list:
+            enc = encode_audio(audio, kbps=kbps, model=model)
+            logmag, _, _ = decode_logmag(container.unpack(enc.to_bytes()),
+                                         model_path=Path(model[1]["path"]))
+            mag = magnitude_from_log(logmag)[..., :spec.shape[-1]]
+            y = istft(mag * torch.exp(1j * spec.angle()), n_fft=st.n_fft, hop=st.hop,
+                      length=len(x))
+            rows.append(Row(file=name, codec="aecodec (true phase)", target_kbps=kbps,
+                            setting=f"-b {kbps:g}", kbps=enc.nbytes * 8 / audio.duration / 1000,
+                            metrics=all_metrics(ref, back(y), rate=audio.rate)))
+    return rows
+
+
 def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: float) -> Row:
     from .metrics import all_metrics
     from .refcodecs import run_at_bitrate
@@ -107,7 +146,7 @@ def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: flo
 
 def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 12.0),
               against: Sequence[str] = (), iters: int = 32, model_path: Path | None = None,
-              progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
+              diagnose: bool = False, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
     """Benchmark every file; returns the rows and a run summary (model load, peak memory)."""
     from .codec import load_model
     from .refcodecs import available
@@ -148,6 +187,12 @@ def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 1
                 except AecError as exc:
                     row = Row(file=str(path), codec=codec, target_kbps=kbps, error=str(exc))
                 rows.append(row)
+        if diagnose:
+            try:
+                rows += _diagnostic_rows(str(path), audio, ref, bitrates, model=model)
+            except AecError as exc:
+                rows.append(Row(file=str(path), codec="diagnostics", target_kbps=0.0,
+                                error=str(exc)))
     if progress:
         print(file=sys.stderr)
     info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -166,7 +211,8 @@ def summarize(rows: Iterable[Row]) -> list[dict[str, Any]]:
         for key in ("kbps", "enc_x", "dec_x"):
             vals = [getattr(r, key) for r in rs if not math.isnan(getattr(r, key))]
             d[key] = float(np.mean(vals)) if vals else math.nan
-        d["kbps_max_dev"] = max(abs(r.kbps / target - 1) for r in rs)
+        d["kbps_max_dev"] = (max(abs(r.kbps / target - 1) for r in rs) if target > 0
+                             else math.nan)
         for m in METRICS:
             d[m] = float(np.mean([r.metrics[m] for r in rs]))
         out.append(d)
@@ -186,8 +232,9 @@ def to_markdown(rows: list[Row], *, verbose: bool = False) -> str:
             "| snr_db | enc x RT | dec x RT | n |")
     lines = [head, "|" + "---|" * 12]
     for d in summarize(rows):
-        lines.append(f"| {d['codec']} | {d['target_kbps']:g} | {_fmt(d['kbps'], 2)} | "
-                     f"{d['kbps_max_dev'] * 100:.0f}% | " +
+        dev = "-" if math.isnan(d["kbps_max_dev"]) else f"{d['kbps_max_dev'] * 100:.0f}%"
+        target = f"{d['target_kbps']:g}" if d["target_kbps"] > 0 else "-"
+        lines.append(f"| {d['codec']} | {target} | {_fmt(d['kbps'], 2)} | {dev} | " +
                      " | ".join(_fmt(d[m]) for m in METRICS) +
                      f" | {_fmt(d['enc_x'], 0)} | {_fmt(d['dec_x'], 0)} | {d['n']} |")
     if verbose:

@@ -180,16 +180,19 @@ def _csv_floats(value: str) -> list[float]:
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write per-file CSV rows.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path),
               help="Write a rate-distortion PNG (needs matplotlib).")
+@click.option("--diagnose", is_flag=True,
+              help="Also rows with the TRUE phase and Griffin-Lim on TRUE magnitudes.")
 @click.option("-v", "--verbose", is_flag=True, help="Per-file rows in the table too.")
 def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int,
           model_path: Path | None, json_path: Path | None, csv_path: Path | None,
-          plot_path: Path | None, verbose: bool) -> None:
+          plot_path: Path | None, diagnose: bool, verbose: bool) -> None:
     """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""
     from .bench import plot_rd, run_bench, to_markdown, write_csv, write_json
     rates = _csv_floats(bitrates)
     refs = [c.strip() for c in against.split(",") if c.strip()]
     rows, info = run_bench(list(paths), bitrates=rates, against=refs, iters=iters,
-                           model_path=model_path, progress=sys.stderr.isatty())
+                           model_path=model_path, diagnose=diagnose,
+                           progress=sys.stderr.isatty())
     click.echo(to_markdown(rows, verbose=verbose))
     click.echo(f"\nmodel {info['model']} ({info['sha256']}), load {info['model_load_s']:.2f} s; "
                f"peak RSS {info['peak_rss_mb']:.0f} MB; {info['files']} files", err=True)

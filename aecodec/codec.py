@@ -150,7 +150,8 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
         raise bad(f"duration {meta['length'] / meta['rate']:.0f} s exceeds {MAX_SECONDS} s")
     quant = meta.get("quant")
     step = quant.get("step") if isinstance(quant, dict) else None
-    if not isinstance(step, (int, float)) or not 0 < step < 1e6 or quant.get("dtype") != "int8":
+    dtype = quant.get("dtype") if isinstance(quant, dict) else None
+    if not isinstance(step, (int, float)) or not 0 < step < 1e6 or dtype != "int8":
         raise bad(f"quantizer {quant!r}")
     if meta.get("coder") != "zstd":
         raise bad(f"coder {meta.get('coder')!r}")
@@ -187,6 +188,24 @@ def decode_latent(aec: container.AecFile, *, name: str) -> tuple[np.ndarray, int
     return np.concatenate(parts, axis=1), damaged
 
 
+def decode_logmag(aec: container.AecFile, *, name: str = "<stream>",
+                  model_path: Path | None = None) -> tuple[torch.Tensor, Autoencoder, int]:
+    """Decoder net output: ln-magnitudes ``[1, bins, frames]``, the model, damaged chunks."""
+    meta = aec.meta
+    validate_meta(meta, name=name)
+    net, _ = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
+    st = net.cfg.stft
+    if (meta["model_rate"], meta["n_fft"], meta["hop"]) != (st.rate, st.n_fft, st.hop) or \
+            meta["latent"] != [net.cfg.latent, -(-meta["frames"] // net.cfg.down)]:
+        raise ModelError(f"{name}: STFT/latent settings do not match model {meta['model']['id']}")
+    symbols, damaged = decode_latent(aec, name=name)
+    with torch.inference_mode():
+        step = meta["quant"]["step"]
+        z = dequantize(torch.from_numpy(symbols.copy())[None], step=step)
+        logmag = net.decode(z, step=step, frames=meta["frames"])
+    return logmag, net, damaged
+
+
 def decode_audio(aec: container.AecFile, *, name: str = "<stream>", rate: int | None = None,
                  iters: int = DEFAULT_ITERS, momentum: float = DEFAULT_MOMENTUM,
                  seed: int = 0, model_path: Path | None = None) -> tuple[np.ndarray, int, int]:
@@ -196,21 +215,13 @@ def decode_audio(aec: container.AecFile, *, name: str = "<stream>", rate: int | 
     mix-down, so every channel carries the same signal.
     """
     meta = aec.meta
-    validate_meta(meta, name=name)
-    net, _ = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
+    logmag, net, damaged = decode_logmag(aec, name=name, model_path=model_path)
     st = net.cfg.stft
-    if (meta["model_rate"], meta["n_fft"], meta["hop"]) != (st.rate, st.n_fft, st.hop) or \
-            meta["latent"] != [net.cfg.latent, -(-meta["frames"] // net.cfg.down)]:
-        raise ModelError(f"{name}: STFT/latent settings do not match model {meta['model']['id']}")
-    symbols, damaged = decode_latent(aec, name=name)
-    out_rate = rate or meta["rate"]
     with torch.inference_mode():
-        step = meta["quant"]["step"]
-        z = dequantize(torch.from_numpy(symbols.copy())[None], step=step)
-        logmag = net.decode(z, step=step, frames=meta["frames"])
-        length = model_rate_length(meta)
-        y = griffin_lim(magnitude_from_log(logmag), n_fft=st.n_fft, hop=st.hop, length=length,
-                        iters=iters, momentum=momentum, seed=seed)[0].numpy()
+        y = griffin_lim(magnitude_from_log(logmag), n_fft=st.n_fft, hop=st.hop,
+                        length=model_rate_length(meta), iters=iters, momentum=momentum,
+                        seed=seed)[0].numpy()
+    out_rate = rate or meta["rate"]
     y = resample(y, orig_rate=st.rate, new_rate=out_rate)
     y = fit_length(y, round(meta["length"] * out_rate / meta["rate"]))
     return np.repeat(y[:, None], meta["channels"], axis=1), out_rate, damaged

@@ -140,7 +140,7 @@ def _is_root() -> bool:
 
 def test_disk_full_leaves_nothing(music_wav: Path, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import aecodec.output as output
+    from aecodec import output
 
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -153,7 +153,7 @@ def test_disk_full_leaves_nothing(music_wav: Path, tmp_path: Path,
 
 def test_ctrl_c_leaves_nothing(music_wav: Path, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import aecodec.codec as codec
+    from aecodec import codec
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
