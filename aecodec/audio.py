@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from fractions import Fraction
+from collections.abc import Iterator
 from typing import IO, BinaryIO
 
 import numpy as np
@@ -62,13 +63,18 @@ def check_rate(rate: int, *, name: str) -> None:
         raise InputError(f"{name}: sample rate {rate} Hz is outside {MIN_RATE}..{MAX_RATE} Hz")
 
 
-def read_audio(path: str | os.PathLike[str] | BinaryIO, *, name: str | None = None) -> Audio:
-    """Read any file python-soundfile understands (WAV, FLAC, OGG/Vorbis/Opus, MP3, ...).
+def _label(path: str | os.PathLike[str] | BinaryIO | IO[bytes], name: str | None) -> str:
+    return name or (os.fspath(path) if isinstance(path, (str, os.PathLike)) else "<stream>")
 
-    Raises :class:`InputError` for a missing file, a directory, non-audio bytes, zero-length
-    audio, an absurd sample rate or channel count, and NaN/inf samples.
+
+def open_audio(path: str | os.PathLike[str] | BinaryIO | IO[bytes], *,
+               name: str | None = None) -> sf.SoundFile:
+    """Open an audio file for block-wise reading after checking what can be checked up front.
+
+    Raises :class:`InputError` for a missing file, a directory, an empty or non-audio file, an
+    absurd sample rate or channel count, and zero-length audio. The caller closes the file.
     """
-    label = name or (os.fspath(path) if isinstance(path, (str, os.PathLike)) else "<stream>")
+    label = _label(path, name)
     if isinstance(path, (str, os.PathLike)):
         if not os.path.exists(path):
             raise InputError(f"{label}: no such file")
@@ -77,22 +83,51 @@ def read_audio(path: str | os.PathLike[str] | BinaryIO, *, name: str | None = No
         if os.path.getsize(path) == 0:
             raise InputError(f"{label}: empty file (0 bytes)")
     try:
-        with sf.SoundFile(path) as f:
-            rate, channels, subtype = int(f.samplerate), int(f.channels), str(f.subtype)
-            check_rate(rate, name=label)
-            if not 1 <= channels <= MAX_CHANNELS:
-                raise InputError(f"{label}: {channels} channels is outside 1..{MAX_CHANNELS}")
-            data = f.read(dtype="float32", always_2d=True)
-    except InputError:
-        raise
+        f = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{label}: not a readable audio file ({detail})") from None
-    if data.shape[0] == 0:
+    try:
+        check_rate(int(f.samplerate), name=label)
+        if not 1 <= f.channels <= MAX_CHANNELS:
+            raise InputError(f"{label}: {f.channels} channels is outside 1..{MAX_CHANNELS}")
+        if f.frames <= 0:
+            raise InputError(f"{label}: contains no audio (zero-length)")
+    except InputError:
+        f.close()
+        raise
+    return f
+
+
+def iter_blocks(f: sf.SoundFile, *, name: str, blocksize: int = 1 << 16) -> Iterator[np.ndarray]:
+    """float32 ``[n, channels]`` blocks of an open file; :class:`InputError` on NaN/inf or a
+    read failure (e.g. a truncated compressed stream)."""
+    while True:
+        try:
+            block = f.read(blocksize, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
+            raise InputError(f"{name}: read failed ({str(exc).splitlines()[0]})") from None
+        if len(block) == 0:
+            return
+        if not np.isfinite(block).all():
+            bad = int(block.size - np.isfinite(block).sum())
+            raise InputError(f"{name}: {bad} samples are NaN or infinite")
+        yield block
+
+
+def read_audio(path: str | os.PathLike[str] | BinaryIO | IO[bytes], *,
+               name: str | None = None) -> Audio:
+    """Read a whole file (WAV, FLAC, OGG/Vorbis/Opus, MP3, ...) into memory.
+
+    Same checks as :func:`open_audio` plus NaN/inf samples (:class:`InputError`).
+    """
+    label = _label(path, name)
+    with open_audio(path, name=label) as f:
+        rate, subtype = int(f.samplerate), str(f.subtype)
+        blocks = list(iter_blocks(f, name=label))
+    if not blocks:
         raise InputError(f"{label}: contains no audio (zero-length)")
-    if not np.isfinite(data).all():
-        bad = int(np.size(data) - np.isfinite(data).sum())
-        raise InputError(f"{label}: {bad} samples are NaN or infinite")
+    data = np.concatenate(blocks)
     return Audio(samples=np.ascontiguousarray(data), rate=rate, subtype=subtype)
 
 

@@ -68,15 +68,13 @@ def find_audio(paths: Sequence[Path]) -> list[Path]:
 
 def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: Any,
                  iters: int) -> Row:
-    from . import container
     from .codec import decode_audio, encode_audio
     from .metrics import all_metrics
 
     t0 = time.perf_counter()
     data = encode_audio(audio, kbps=kbps, model=model).to_bytes()
     t1 = time.perf_counter()
-    out, _, _ = decode_audio(container.unpack(data, name=name), name=name, iters=iters,
-                             model_path=Path(model[1]["path"]))
+    out, _, _ = decode_audio(data, name=name, iters=iters, model_path=Path(model[1]["path"]))
     t2 = time.perf_counter()
     return Row(file=name, codec="aecodec", target_kbps=kbps, setting=f"-b {kbps:g}",
                kbps=len(data) * 8 / audio.duration / 1000, enc_x=audio.duration / (t1 - t0),
@@ -90,7 +88,6 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
     error alone) at each bitrate, and Griffin-Lim on the TRUE magnitudes (the phase floor)."""
     import torch
 
-    from . import container
     from .audio import resample
     from .codec import decode_logmag, encode_audio
     from .metrics import all_metrics
@@ -112,8 +109,7 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
                                                                rate=audio.rate)))
         for kbps in kbps_list:
             enc = encode_audio(audio, kbps=kbps, model=model)
-            logmag, _, _ = decode_logmag(container.unpack(enc.to_bytes()),
-                                         model_path=Path(model[1]["path"]))
+            logmag = decode_logmag(enc.to_bytes(), model_path=Path(model[1]["path"]))
             mag = magnitude_from_log(logmag)[..., :spec.shape[-1]]
             y = istft(mag * torch.exp(1j * spec.angle()), n_fft=st.n_fft, hop=st.hop,
                       length=len(x))

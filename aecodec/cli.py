@@ -68,30 +68,34 @@ def main() -> None:
 @click.argument("output", type=click.Path(path_type=Path), required=False)
 @click.option("-b", "--bitrate", "kbps", default="6", show_default=True,
               help="Target ACTUAL bitrate in kbps (ladder: 3, 6, 12; any value 0.5-64).")
+@click.option("--mono", is_flag=True, help="Code stereo input as a mono mix-down.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Weights file to use [default: the shipped aecodec-v1].")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def encode(input: Path, output: Path | None, kbps: str, model_path: Path | None, force: bool,
-           quiet: bool) -> None:
-    """Encode INPUT audio (WAV/FLAC/OGG/MP3, any rate/channels) to OUTPUT (default INPUT.aec)."""
+def encode(input: Path, output: Path | None, kbps: str, mono: bool, model_path: Path | None,
+           force: bool, quiet: bool) -> None:
+    """Encode INPUT audio (WAV/FLAC/OGG/MP3, any rate/channels) to OUTPUT (default INPUT.aec).
+
+    Reads and codes the input chunk by chunk, so memory does not grow with its length."""
     target = _kbps(kbps)
     out = output or input.with_suffix(".aec")
     from .output import check_output
     check_output(out, force=force, inputs=(input,))
-    from .audio import read_audio
-    from .codec import encode_audio, load_model
+    from .audio import iter_blocks, open_audio
+    from .codec import encode_blocks, load_model
     from .output import atomic_output
-    audio = read_audio(input)
     model = load_model(path=model_path) if model_path else load_model()
     t0 = time.perf_counter()
-    data = encode_audio(audio, kbps=target, model=model).to_bytes()
-    with atomic_output(out, force=force, inputs=(input,)) as f:
-        f.write(data)
+    with open_audio(input) as src, atomic_output(out, force=force, inputs=(input,)) as f:
+        rate, channels, frames = int(src.samplerate), int(src.channels), int(src.frames)
+        size = encode_blocks(iter_blocks(src, name=str(input)), f, rate=rate,
+                             channels=channels, length=frames, kbps=target, model=model,
+                             mono=mono)
     if not quiet:
-        actual = len(data) * 8 / audio.duration / 1000
-        click.echo(f"{out}: {len(data)} bytes, {actual:.2f} kbps, {audio.duration:.2f} s "
-                   f"({audio.duration / (time.perf_counter() - t0):.0f}x real time)", err=True)
+        seconds = frames / rate
+        click.echo(f"{out}: {size} bytes, {size * 8 / seconds / 1000:.2f} kbps, {seconds:.2f} s "
+                   f"({seconds / (time.perf_counter() - t0):.0f}x real time)", err=True)
 
 
 @main.command()
@@ -101,6 +105,10 @@ def encode(input: Path, output: Path | None, kbps: str, model_path: Path | None,
               help="Output sample rate [default: the original].")
 @click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "PCM_32", "FLOAT"]),
               default="PCM_16", show_default=True, help="WAV sample format.")
+@click.option("--start", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Decode from this many seconds in (only the chunks needed are read).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Decode this many seconds [default: to the end].")
 @click.option("--iters", type=click.IntRange(0, 1000), default=32, show_default=True,
               help="Fast Griffin-Lim iterations.")
 @click.option("--ignore-errors", is_flag=True,
@@ -109,27 +117,38 @@ def encode(input: Path, output: Path | None, kbps: str, model_path: Path | None,
               help="Weights file [default: the one the file names, from the model folders].")
 @click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def decode(input: Path, output: Path | None, rate: int | None, subtype: str, iters: int,
-           ignore_errors: bool, model_path: Path | None, force: bool, quiet: bool) -> None:
-    """Decode an .aec INPUT to a WAV OUTPUT (default INPUT.wav)."""
+def decode(input: Path, output: Path | None, rate: int | None, subtype: str, start: float,
+           duration: float | None, iters: int, ignore_errors: bool, model_path: Path | None,
+           force: bool, quiet: bool) -> None:
+    """Decode an .aec INPUT to a WAV OUTPUT (default INPUT.wav), chunk by chunk."""
     out = output or input.with_suffix(".wav")
     from .output import check_output
     check_output(out, force=force, inputs=(input,))
-    from .audio import write_wav
-    from .codec import decode_audio, read_file
+    import soundfile as sf
+
+    from .codec import decode_to, read_meta
     from .output import atomic_output
-    aec = read_file(input, ignore_errors=ignore_errors)
+    meta, _ = read_meta(input)
+    out_rate = rate or meta["rate"]
+    channels = 2 if meta.get("stereo") == "ild" else meta["channels"]
+    if start * meta["rate"] >= meta["length"]:
+        raise click.BadParameter(f"--start {start:g} is past the end "
+                                 f"({meta['length'] / meta['rate']:.2f} s)")
     t0 = time.perf_counter()
-    samples, out_rate, damaged = decode_audio(aec, name=str(input), rate=rate, iters=iters,
-                                              model_path=model_path)
-    with atomic_output(out, force=force, inputs=(input,)) as f:
-        write_wav(f, samples, rate=out_rate, subtype=subtype)
-    if damaged:
-        click.echo(f"aecodec: warning: {input}: {damaged} damaged chunk(s) decoded as silence",
-                   err=True)
+    with open(input, "rb") as src, atomic_output(out, force=force, inputs=(input,)) as f, \
+            sf.SoundFile(f, mode="w", samplerate=out_rate, channels=channels, subtype=subtype,
+                         format="WAV") as wav:
+        def sink(block: Any) -> None:
+            wav.write(block if subtype == "FLOAT" else block.clip(-1.0, 1.0))
+        info = decode_to(src, sink, name=str(input), rate=out_rate, start=start,
+                         duration=duration, iters=iters, ignore_errors=ignore_errors,
+                         model_path=model_path)
+    if info["damaged"]:
+        click.echo(f"aecodec: warning: {input}: {info['damaged']} damaged chunk(s) decoded as "
+                   "silence", err=True)
     if not quiet:
-        seconds = samples.shape[0] / out_rate
-        click.echo(f"{out}: {seconds:.2f} s, {out_rate} Hz, {samples.shape[1]} ch, {subtype} "
+        seconds = info["frames"] / out_rate
+        click.echo(f"{out}: {seconds:.2f} s, {out_rate} Hz, {channels} ch, {subtype} "
                    f"({seconds / (time.perf_counter() - t0):.0f}x real time)", err=True)
 
 
@@ -138,22 +157,22 @@ def decode(input: Path, output: Path | None, rate: int | None, subtype: str, ite
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 def info(input: Path, as_json: bool) -> None:
     """Show what an .aec file holds and its actual bitrate."""
-    from .codec import read_file
-    aec = read_file(input)
-    meta = aec.meta
+    from .codec import read_meta
+    meta, index = read_meta(input)
     size = input.stat().st_size
     seconds = meta["length"] / meta["rate"]
     summary = {"file": str(input), "bytes": size, "seconds": round(seconds, 3),
-               "kbps": round(size * 8 / seconds / 1000, 3), "chunks": len(aec.chunks), **meta}
+               "kbps": round(size * 8 / seconds / 1000, 3), "chunks": len(index), **meta}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
     click.echo(f"{input}: aecodec format v1, model {meta['model']['id']} "
                f"(sha256 {meta['model']['sha256'][:12]})")
+    coded = "parametric stereo" if meta.get("stereo") == "ild" else "mono"
     click.echo(f"  audio:   {seconds:.3f} s, {meta['rate']} Hz, {meta['channels']} ch "
-               f"(coded as mono at {meta['model_rate']} Hz)")
+               f"(coded as {coded} at {meta['model_rate']} Hz)")
     click.echo(f"  latent:  {meta['latent'][0]} x {meta['latent'][1]}, "
-               f"step {meta['quant']['step']:g}, {len(aec.chunks)} chunks")
+               f"{len(index)} chunks of {meta['chunk_frames']} frames")
     click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
 
 
@@ -213,3 +232,7 @@ def train(ctx: click.Context) -> None:
     """Train the codec model (options: see `aecodec train --help`)."""
     from .train import main as train_main
     train_main(list(ctx.args))
+
+from .cli_classify import register
+
+register(main)

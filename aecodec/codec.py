@@ -1,31 +1,36 @@
-"""The codec pipeline: audio -> latent symbols -> ``.aec`` bytes, and back.
+"""The codec pipeline: audio -> latent symbols -> ``.aec`` bytes, and back, chunk by chunk.
 
-Encode: mono mix-down -> resample to the model rate (22050 Hz) -> ln|STFT| (1024/256) ->
-encoder -> uniform quantizer (step chosen per file by rate control) -> int8 symbols in chunks of
-``CHUNK_FRAMES`` latent frames -> zstd -> container. Decode: the reverse, with the decoder net
-predicting ln-magnitudes and Fast Griffin-Lim restoring phase.
+Encode: mix-down (mono, or mid + left/right for parametric stereo) -> block-wise resampling to
+the model rate -> per chunk: ln|STFT| (1024/256) -> encoder -> uniform quantizer whose step is
+chosen per chunk by rate control -> int8 symbols -> zstd -> container. Decode: the reverse, with
+the decoder net predicting ln-magnitudes and Fast Griffin-Lim restoring phase (see
+:mod:`aecodec.stream`). Memory is bounded by the chunk size, not the file length.
 """
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
 
 from . import container
-from .audio import MAX_CHANNELS, MAX_RATE, MIN_RATE, Audio, fit_length, mixdown, resample
+from .audio import MAX_CHANNELS, MAX_RATE, MIN_RATE, Audio
 from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights
-from .entropy import decode_symbols, encode_symbols
-from .errors import AecError, FormatError, ModelError
+from .errors import AecError, CorruptChunkError, FormatError, ModelError
 from .model import Autoencoder
-from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM, griffin_lim
-from .quantize import dequantize, quantize
-from .stft import log_magnitude, magnitude_from_log
+from .payload import ILD, LATENT, encode_stream, pack_payload, unpack_payload
+from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM
+from .quantize import quantize
+from .resampler import StreamResampler
+from .stereo import BANDS, ILD_STEP_DB
+from .stream import ChunkDecoder, ChunkEncoder, ChunkLatent, ChunkSymbols, Layout
 
 CODEC_NAME = "aecodec"
 CHUNK_FRAMES = 128
@@ -34,10 +39,11 @@ LADDER = (3.0, 6.0, 12.0)
 """Named operating points in kbps; any value in [MIN_KBPS, MAX_KBPS] is accepted."""
 DEFAULT_KBPS = 6.0
 MIN_KBPS, MAX_KBPS = 0.5, 64.0
-STEP_MIN, STEP_MAX = 0.05, 16.0
-"""Bounds of the quantizer step searched by rate control."""
+STEP_MIN, STEP_MAX = 0.08, 2.0
+"""Quantizer steps rate control may choose: the range the decoder was trained on."""
 MAX_SECONDS = 24 * 3600
 """Longest input accepted (metadata validation refuses forged lengths beyond it)."""
+RATE_SEARCH_ITERS = 10
 
 
 @dataclass(frozen=True)
@@ -55,13 +61,16 @@ class Encoded:
         return len(self.to_bytes())
 
 
+Model = tuple[Autoencoder, dict[str, Any]]
+
+
 @lru_cache(maxsize=4)
-def _load_cached(path: Path, mtime: float) -> tuple[Autoencoder, dict[str, Any]]:
+def _load_cached(path: Path, mtime: float) -> Model:
     return load_weights(path)
 
 
 def load_model(model_id: str = DEFAULT_MODEL_ID, sha_prefix: str = "", *,
-               path: Path | None = None) -> tuple[Autoencoder, dict[str, Any]]:
+               path: Path | None = None) -> Model:
     """The model for ``model_id`` (or the weights file ``path``), cached per file.
 
     With ``sha_prefix``, the weights' sha256 must start with it (a ``.aec`` file names the exact
@@ -76,52 +85,118 @@ def load_model(model_id: str = DEFAULT_MODEL_ID, sha_prefix: str = "", *,
     return model, meta
 
 
-def _chunks(symbols: np.ndarray) -> list[bytes]:
-    return [encode_symbols(np.ascontiguousarray(symbols[:, i:i + CHUNK_FRAMES]))
-            for i in range(0, symbols.shape[1], CHUNK_FRAMES)]
-
-
-def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS,
-                 model: tuple[Autoencoder, dict[str, Any]] | None = None) -> Encoded:
-    """Encode ``audio`` at a target ACTUAL bitrate ``kbps`` (file bytes x 8 / duration).
-
-    Rate control bisects the quantizer step (log scale, ``STEP_MIN..STEP_MAX``) until the whole
-    file, header included, is as close as possible to ``kbps``; never finer than needed.
-    """
-    if not MIN_KBPS <= kbps <= MAX_KBPS:
-        raise AecError(f"bitrate {kbps} kbps is outside {MIN_KBPS}..{MAX_KBPS}")
-    net, mmeta = model or load_model()
+def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool) -> dict[str, Any]:
+    """Container metadata for a file (see docs/format.md)."""
+    net, mmeta = model
     st = net.cfg.stft
-    x = resample(mixdown(audio.samples), orig_rate=audio.rate, new_rate=st.rate)
-    with torch.inference_mode():
-        logmag = log_magnitude(torch.from_numpy(x)[None], n_fft=st.n_fft, hop=st.hop)
-        latent = net.encode(logmag)[0]
-    meta = {
-        "codec": CODEC_NAME,
-        "model": {"id": mmeta["model_id"], "sha256": mmeta["sha256"][:16]},
-        "rate": audio.rate, "channels": audio.channels, "length": audio.frames,
-        "model_rate": st.rate, "n_fft": st.n_fft, "hop": st.hop,
-        "frames": int(logmag.shape[-1]), "latent": list(latent.shape),
-        "chunk_frames": CHUNK_FRAMES, "quant": {"step": 0.0, "dtype": "int8"}, "coder": "zstd",
+    samples = math.ceil(length * st.rate / rate)
+    frames = samples // st.hop + 1
+    meta: dict[str, Any] = {
+        "codec": CODEC_NAME, "model": {"id": mmeta["model_id"], "sha256": mmeta["sha256"][:16]},
+        "rate": rate, "channels": channels, "length": length,
+        "model_rate": st.rate, "n_fft": st.n_fft, "hop": st.hop, "frames": frames,
+        "latent": [net.cfg.latent, -(-frames // net.cfg.down)], "chunk_frames": CHUNK_FRAMES,
+        "quant": {"dtype": "int8"}, "coder": "zstd", "stereo": "none",
     }
-    target = kbps * 1000 / 8 * audio.duration
+    if stereo:
+        meta["stereo"] = "ild"
+        meta["ild"] = {"bands": BANDS, "step_db": ILD_STEP_DB}
+    return meta
 
-    def attempt(log_step: float) -> Encoded:
-        step = float(f"{math.exp(log_step):.6g}")
-        q = quantize(latent[None], step=step)[0].numpy()
-        return Encoded(meta={**meta, "quant": {"step": step, "dtype": "int8"}}, chunks=_chunks(q))
+
+def layout_of(meta: dict[str, Any], net: Autoencoder) -> Layout:
+    return Layout(samples=model_rate_length(meta), hop=meta["hop"], n_fft=meta["n_fft"],
+                  down=net.cfg.down, chunk_frames=meta["chunk_frames"])
+
+
+def chunk_payload(cl: ChunkLatent, *, target_bytes: float) -> bytes:
+    """Quantize one chunk at the finest step (within ``STEP_MIN..STEP_MAX``) that fits
+    ``target_bytes`` (bisection on log step); the ILD stream, if any, is coded as is."""
+    extra = [(ILD, ILD_STEP_DB, encode_stream(cl.ild))] if cl.ild is not None else []
+    latent = torch.from_numpy(cl.latent)[None]
+
+    def attempt(log_step: float) -> bytes:
+        step = float(np.float32(math.exp(log_step)))
+        symbols = quantize(latent, step=step)[0].numpy()
+        return pack_payload([(LATENT, step, encode_stream(symbols)), *extra])
 
     lo, hi = math.log(STEP_MIN), math.log(STEP_MAX)
     best = attempt(hi)
-    if best.nbytes < target:  # even the coarsest step is under target: search finer steps
-        for _ in range(14):
-            mid = (lo + hi) / 2
-            trial = attempt(mid)
-            if trial.nbytes > target:
-                lo = mid
-            else:
-                hi, best = mid, trial
+    if len(best) > target_bytes:
+        return best
+    finest = attempt(lo)
+    if len(finest) <= target_bytes:
+        return finest
+    for _ in range(RATE_SEARCH_ITERS):
+        mid = (lo + hi) / 2
+        trial = attempt(mid)
+        if len(trial) > target_bytes:
+            lo = mid
+        else:
+            hi, best = mid, trial
     return best
+
+
+def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
+                  length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
+                  mono: bool = False) -> int:
+    """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
+
+    Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
+    mix-down. Each chunk's quantizer step is chosen so the whole file, header included, lands
+    on ``kbps`` (actual bits / duration). Returns the bytes written.
+    """
+    if not MIN_KBPS <= kbps <= MAX_KBPS:
+        raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
+    model = model or load_model()
+    net = model[0]
+    stereo = channels == 2 and not mono
+    meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo)
+    lay = layout_of(meta, net)
+    seconds = length / rate
+    overhead = 12 + len(container.encode_meta(meta)) + 8 + 8 * lay.chunks
+    budget = kbps * 1000 / 8 * seconds - overhead
+    resampler = StreamResampler(orig_rate=rate, new_rate=net.cfg.stft.rate)
+    encoder = ChunkEncoder(net, lay)
+    writer = container.AecWriter(out, meta)
+    done = [0]
+
+    def write(chunks: list[ChunkLatent]) -> None:
+        for cl in chunks:
+            f0, f1 = lay.core(done[0])
+            share = (min(f1 * lay.hop, lay.samples) - f0 * lay.hop) / lay.samples
+            writer.write_chunk(chunk_payload(cl, target_bytes=budget * share))
+            done[0] += 1
+
+    seen = 0
+    for block in blocks:
+        block = block[:max(0, length - seen)]
+        seen += len(block)
+        if len(block):
+            write(encoder.feed(resampler.feed(_mix(block, stereo=stereo))))
+    if seen < length:  # the container said more frames than it delivered: pad with silence
+        pad = np.zeros((length - seen, channels), np.float32)
+        write(encoder.feed(resampler.feed(_mix(pad, stereo=stereo))))
+    write(encoder.feed(resampler.flush()))
+    write(encoder.finish())
+    return writer.close()
+
+
+def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
+    """``[n, ch]`` -> ``[n, 1]`` mono mean, or ``[n, 3]`` (mid, left, right)."""
+    if stereo:
+        return np.column_stack([block.mean(axis=1), block[:, 0], block[:, 1]]).astype(np.float32)
+    return block.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
+
+
+def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
+                 mono: bool = False) -> Encoded:
+    """Encode in-memory audio; see :func:`encode_blocks`."""
+    buf = io.BytesIO()
+    encode_blocks([audio.samples], buf, rate=audio.rate, channels=audio.channels,
+                  length=audio.frames, kbps=kbps, model=model, mono=mono)
+    aec = container.unpack(buf.getvalue())
+    return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])
 
 
 def validate_meta(meta: dict[str, Any], *, name: str) -> None:
@@ -141,100 +216,177 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
             raise bad(f"{key}={v!r} not an integer in {lo}..{hi}")
     lat = meta.get("latent")
     if (not isinstance(lat, list) or len(lat) != 2
-            or not all(isinstance(v, int) and 1 <= v <= 4096 for v in lat[:1])
-            or not isinstance(lat[1], int) or not 1 <= lat[1] <= meta["frames"]):
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in lat)
+            or not 1 <= lat[0] <= 4096 or not 1 <= lat[1] <= meta["frames"]):
         raise bad(f"latent shape {lat!r}")
     if meta["frames"] != model_rate_length(meta) // meta["hop"] + 1:
         raise bad(f"frames={meta['frames']} does not match length={meta['length']}")
     if meta["length"] / meta["rate"] > MAX_SECONDS:
         raise bad(f"duration {meta['length'] / meta['rate']:.0f} s exceeds {MAX_SECONDS} s")
     quant = meta.get("quant")
-    step = quant.get("step") if isinstance(quant, dict) else None
-    dtype = quant.get("dtype") if isinstance(quant, dict) else None
-    if not isinstance(step, (int, float)) or not 0 < step < 1e6 or dtype != "int8":
+    if not isinstance(quant, dict) or quant.get("dtype") != "int8":
         raise bad(f"quantizer {quant!r}")
     if meta.get("coder") != "zstd":
         raise bad(f"coder {meta.get('coder')!r}")
+    stereo = meta.get("stereo")
+    if stereo not in ("none", "ild") or (stereo == "ild" and (
+            meta["channels"] != 2 or meta.get("ild") != {"bands": BANDS, "step_db": ILD_STEP_DB})):
+        raise bad(f"stereo {stereo!r} with ild {meta.get('ild')!r}")
     mod = meta.get("model")
-    if not isinstance(mod, dict) or not isinstance(mod.get("id"), str) or not isinstance(mod.get("sha256"), str):
+    if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)
+            or not isinstance(mod.get("sha256"), str)):
         raise bad(f"model {mod!r}")
 
 
 def model_rate_length(meta: dict[str, Any]) -> int:
-    """Samples of the mono signal at the model rate (what ``resample_poly`` produced)."""
+    """Samples of the mono signal at the model rate (what the resampler produces)."""
     return math.ceil(meta["length"] * meta["model_rate"] / meta["rate"])
 
 
-def n_chunks(meta: dict[str, Any]) -> int:
-    return -(-meta["latent"][1] // meta["chunk_frames"])
-
-
-def decode_latent(aec: container.AecFile, *, name: str) -> tuple[np.ndarray, int]:
-    """Symbols ``[C, Tl]`` int8 of the whole file (damaged chunks as zeros) and their count."""
-    meta = aec.meta
-    channels, frames = meta["latent"]
-    expected = n_chunks(meta)
-    if len(aec.chunks) != expected:
-        raise FormatError(f"{name}: holds {len(aec.chunks)} chunks, metadata implies {expected}")
-    parts, damaged = [], 0
-    for i, payload in enumerate(aec.chunks):
-        width = min(meta["chunk_frames"], frames - i * meta["chunk_frames"])
-        if payload is None:
-            damaged += 1
-            parts.append(np.zeros((channels, width), dtype=np.int8))
-        else:
-            parts.append(decode_symbols(payload, channels=channels, frames=width,
-                                        name=f"{name}: chunk {i + 1} of {expected}"))
-    return np.concatenate(parts, axis=1), damaged
-
-
-def decode_logmag(aec: container.AecFile, *, name: str = "<stream>",
-                  model_path: Path | None = None) -> tuple[torch.Tensor, Autoencoder, int]:
-    """Decoder net output: ln-magnitudes ``[1, bins, frames]``, the model, damaged chunks."""
-    meta = aec.meta
-    validate_meta(meta, name=name)
+def model_for(meta: dict[str, Any], *, name: str, model_path: Path | None = None) -> Autoencoder:
+    """The model a validated file names, checked against the file's settings."""
     net, _ = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
     st = net.cfg.stft
     if (meta["model_rate"], meta["n_fft"], meta["hop"]) != (st.rate, st.n_fft, st.hop) or \
             meta["latent"] != [net.cfg.latent, -(-meta["frames"] // net.cfg.down)]:
         raise ModelError(f"{name}: STFT/latent settings do not match model {meta['model']['id']}")
-    symbols, damaged = decode_latent(aec, name=name)
-    with torch.inference_mode():
-        step = meta["quant"]["step"]
-        z = dequantize(torch.from_numpy(symbols.copy())[None], step=step)
-        logmag = net.decode(z, step=step, frames=meta["frames"])
-    return logmag, net, damaged
+    return net
 
 
-def decode_audio(aec: container.AecFile, *, name: str = "<stream>", rate: int | None = None,
-                 iters: int = DEFAULT_ITERS, momentum: float = DEFAULT_MOMENTUM,
-                 seed: int = 0, model_path: Path | None = None) -> tuple[np.ndarray, int, int]:
-    """Decode a parsed container -> (audio ``[frames, channels]`` float32, rate, damaged chunks).
+def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: Layout,
+                  name: str) -> ChunkSymbols:
+    """Parse chunk ``k`` (``None``: damaged, decoded as silence-like zeros)."""
+    f0, f1 = lay.core(k)
+    width = -(-(f1 - f0) // lay.down)
+    channels = meta["latent"][0]
+    stereo = meta["stereo"] == "ild"
+    if payload is None:
+        return ChunkSymbols(k, np.full((channels, width), 0, np.float32), STEP_MAX,
+                            np.zeros((BANDS, width), np.int8) if stereo else None)
+    rows = {LATENT: channels, **({ILD: BANDS} if stereo else {})}
+    streams = unpack_payload(payload, rows=rows, width=width,
+                             name=f"{name}: chunk {k + 1} of {lay.chunks}")
+    step, symbols = streams[LATENT]
+    return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
+                        streams[ILD][1] if stereo else None)
 
-    The output has the original length (scaled to ``rate``) and channel count; v1 codes a mono
-    mix-down, so every channel carries the same signal.
+
+def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "<stream>",
+              rate: int | None = None, start: float = 0.0, duration: float | None = None,
+              iters: int = DEFAULT_ITERS, momentum: float = DEFAULT_MOMENTUM, seed: int = 0,
+              ignore_errors: bool = False, model_path: Path | None = None) -> dict[str, Any]:
+    """Decode a seekable ``.aec`` stream chunk by chunk, passing ``[n, channels]`` float32
+    blocks to ``sink``. ``start``/``duration`` (seconds) decode only the chunks needed.
+
+    Returns ``{"rate", "channels", "frames", "damaged"}`` of what was written.
     """
-    meta = aec.meta
-    logmag, net, damaged = decode_logmag(aec, name=name, model_path=model_path)
-    st = net.cfg.stft
-    with torch.inference_mode():
-        y = griffin_lim(magnitude_from_log(logmag), n_fft=st.n_fft, hop=st.hop,
-                        length=model_rate_length(meta), iters=iters, momentum=momentum,
-                        seed=seed)[0].numpy()
+    meta, index = container.scan_chunks(f, name=name)
+    validate_meta(meta, name=name)
+    net = model_for(meta, name=name, model_path=model_path)
+    lay = layout_of(meta, net)
+    if len(index) != lay.chunks:
+        raise FormatError(f"{name}: holds {len(index)} chunks, metadata implies {lay.chunks}")
     out_rate = rate or meta["rate"]
-    y = resample(y, orig_rate=st.rate, new_rate=out_rate)
-    y = fit_length(y, round(meta["length"] * out_rate / meta["rate"]))
-    return np.repeat(y[:, None], meta["channels"], axis=1), out_rate, damaged
+    total = round(meta["length"] * out_rate / meta["rate"])
+    first_out = min(total, max(0, round(start * out_rate)))
+    last_out = total if duration is None else min(total, first_out + round(duration * out_rate))
+    mr = meta["model_rate"]
+    k0 = max(0, int(first_out / out_rate * mr) // lay.hop // lay.seg - 1)  # one warm-up chunk
+    k1 = min(lay.chunks, int(math.ceil(last_out / out_rate * mr / lay.hop / lay.seg)) + 1)
+    stereo = meta["stereo"] == "ild"
+    out_ch = 2 if stereo else meta["channels"]
+    decoder = ChunkDecoder(net, lay, stereo=stereo, iters=iters, momentum=momentum, seed=seed)
+    resampler = StreamResampler(orig_rate=mr, new_rate=out_rate)
+    run_start = lay.core(k0)[0] * lay.hop  # model-rate sample where decoded audio begins
+    aligned = -(-run_start // resampler.down) * resampler.down
+    skip_in = aligned - run_start
+    pos = [aligned * resampler.up // resampler.down]  # absolute output index of next sample
+    damaged = 0
+
+    def put(y: np.ndarray) -> None:
+        nonlocal skip_in
+        if skip_in:
+            cut = min(skip_in, len(y))
+            y, skip_in = y[cut:], skip_in - cut
+        out = resampler.feed(y) if len(y) else y
+        emit(out)
+
+    def emit(out: np.ndarray) -> None:
+        a, b = pos[0], pos[0] + len(out)
+        pos[0] = b
+        lo, hi = max(a, first_out), min(b, last_out)
+        if hi > lo:
+            part = out[lo - a:hi - a]
+            sink(np.repeat(part, out_ch, axis=1) if part.shape[1] != out_ch else part)
+
+    for k in range(k0, k1):
+        try:
+            payload: bytes | None = container.read_chunk(f, index[k], name=name, position=k,
+                                                          count=len(index))
+        except CorruptChunkError:
+            if not ignore_errors:
+                raise
+            payload, damaged = None, damaged + 1
+        for y in decoder.push(chunk_symbols(payload, k, meta=meta, lay=lay, name=name)):
+            put(y)
+    for y in decoder.finish():
+        put(y)
+    emit(resampler.flush())
+    if pos[0] < last_out:  # rounding: pad the last few samples
+        emit(np.zeros((last_out - pos[0], 1 if not stereo else 2), np.float32))
+    return {"rate": out_rate, "channels": out_ch, "frames": last_out - first_out,
+            "damaged": damaged}
 
 
-def read_file(path: Path, *, ignore_errors: bool = False) -> container.AecFile:
-    """Parse and validate a ``.aec`` file (one-line :class:`FormatError` on any problem)."""
+def decode_audio(data: bytes | container.AecFile, *, name: str = "<stream>",
+                 rate: int | None = None, iters: int = DEFAULT_ITERS, seed: int = 0,
+                 model_path: Path | None = None, ignore_errors: bool = False,
+                 start: float = 0.0, duration: float | None = None,
+                 ) -> tuple[np.ndarray, int, int]:
+    """In-memory decode -> (audio ``[frames, channels]`` float32, rate, damaged chunks)."""
+    if isinstance(data, container.AecFile):
+        data = container.pack(data.meta, [c or b"\0" for c in data.chunks])
+    blocks: list[np.ndarray] = []
+    info = decode_to(io.BytesIO(data), blocks.append, name=name, rate=rate, iters=iters,
+                     seed=seed, model_path=model_path, ignore_errors=ignore_errors,
+                     start=start, duration=duration)
+    out = np.concatenate(blocks) if blocks else np.zeros((0, info["channels"]), np.float32)
+    return out.astype(np.float32), info["rate"], info["damaged"]
+
+
+def decode_logmag(data: bytes, *, name: str = "<stream>",
+                  model_path: Path | None = None) -> torch.Tensor:
+    """The decoder net's ln-magnitudes of the mid signal for a whole file, ``[1, bins, frames]``
+    (for diagnostics: no Griffin-Lim)."""
+    aec = container.unpack(data, name=name)
+    meta = aec.meta
+    validate_meta(meta, name=name)
+    net = model_for(meta, name=name, model_path=model_path)
+    lay = layout_of(meta, net)
+    chunks = [chunk_symbols(c, k, meta=meta, lay=lay, name=name) for k, c in enumerate(aec.chunks)]
+    z = torch.from_numpy(np.concatenate([c.latent for c in chunks], axis=1))[None]
+    step = torch.from_numpy(np.concatenate(
+        [np.full(c.latent.shape[1], c.step, np.float32) for c in chunks]))[None, None]
+    with torch.inference_mode():
+        return net.decode(z, step=step, frames=meta["frames"])
+
+
+def read_meta(path: Path) -> tuple[dict[str, Any], list[container.ChunkIndex]]:
+    """Validated metadata and chunk index of a ``.aec`` file (payload CRCs not checked)."""
     name = str(path)
     if not path.exists():
         raise FormatError(f"{name}: no such file")
     if path.is_dir():
         raise FormatError(f"{name}: is a directory, not an .aec file")
     with open(path, "rb") as f:
-        aec = container.read_aec(f, name=name, ignore_errors=ignore_errors)
-    validate_meta(aec.meta, name=name)
+        meta, index = container.scan_chunks(f, name=name)
+    validate_meta(meta, name=name)
+    return meta, index
+
+
+def read_file(path: Path, *, ignore_errors: bool = False) -> container.AecFile:
+    """Parse and validate a whole ``.aec`` file (one-line :class:`FormatError` on any problem)."""
+    read_meta(path)
+    with open(path, "rb") as f:
+        aec = container.read_aec(f, name=str(path), ignore_errors=ignore_errors)
     return aec

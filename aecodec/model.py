@@ -98,8 +98,8 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-        """``z [B, latent, Tl]``, ``step [B, 1, 1]`` (or scalar) -> ``[B, bins, Tl * down]``."""
-        cond = torch.log(torch.as_tensor(step, dtype=z.dtype)).expand(z.shape[0], 1, z.shape[2])
+        """``z [B, latent, Tl]``, ``step [B, 1, 1]`` or ``[B, 1, Tl]`` -> ``[B, bins, Tl * down]``."""
+        cond = torch.log(step.to(z.dtype)).expand(z.shape[0], 1, z.shape[2])
         return self.net(torch.cat([z, cond], dim=1))
 
 
@@ -132,9 +132,11 @@ class Autoencoder(nn.Module):
 
     def decode(self, latent: torch.Tensor, *, step: torch.Tensor | float,
                frames: int | None = None) -> torch.Tensor:
-        """Dequantized latent ``[B, latent, Tl]`` with its quantizer ``step`` (float or
-        ``[B, 1, 1]``) -> ln-magnitude ``[B, bins, frames or Tl * down]``."""
-        step_t = torch.as_tensor(step, dtype=latent.dtype).reshape(-1, 1, 1)
+        """Dequantized latent ``[B, latent, Tl]`` with its quantizer ``step`` (float,
+        ``[B, 1, 1]`` or per frame ``[B, 1, Tl]``) -> ln-magnitude ``[B, bins, frames or Tl * down]``."""
+        step_t = torch.as_tensor(step, dtype=latent.dtype)
+        if step_t.dim() != 3:  # a float, or one step per batch item
+            step_t = step_t.reshape(-1, 1, 1)
         out = self.denormalize(self.decoder(latent, step_t))
         return out if frames is None else out[..., :frames]
 

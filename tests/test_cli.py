@@ -15,6 +15,8 @@ from click.testing import CliRunner
 
 from aecodec.cli import main
 
+from .conftest import synth_music
+
 
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, [str(a) for a in args])
@@ -151,15 +153,22 @@ def test_disk_full_leaves_nothing(music_wav: Path, tmp_path: Path,
     assert not (tmp_path / "o.aec").exists() and leftovers(tmp_path) == []
 
 
-def test_ctrl_c_leaves_nothing(music_wav: Path, tmp_path: Path,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from aecodec import codec
 
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
+    long_wav = tmp_path / "long.wav"
+    sf.write(long_wav, synth_music(14.0, 22050), 22050)
+    real = codec.chunk_payload
+    calls = []
 
-    monkeypatch.setattr(codec, "encode_audio", interrupted)
-    rc, _, err = run("encode", music_wav, tmp_path / "o.aec")
+    def interrupted(*args: object, **kwargs: object) -> bytes:
+        calls.append(1)
+        if len(calls) == 2:  # after the first chunk was written to the temp file
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(codec, "chunk_payload", interrupted)
+    rc, _, err = run("encode", long_wav, tmp_path / "o.aec")
     assert rc == 130 and "interrupted" in err
     assert not (tmp_path / "o.aec").exists() and leftovers(tmp_path) == []
 

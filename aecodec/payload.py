@@ -1,0 +1,63 @@
+"""Chunk payloads: the quantized streams of one chunk, each with its own quantizer step.
+
+Layout (all little-endian)::
+
+    u8  S                      number of streams (1: latent; 2: latent + stereo ILD)
+    S x { u8 kind, f32 step, u32 n, n bytes: one zstd frame of int8 symbols [rows, width] }
+
+``kind`` 0 is the autoencoder latent (``rows`` = latent channels, ``step`` = quantizer step),
+kind 1 the stereo ILD (``rows`` = ILD bands, ``step`` = dB per symbol). ``width`` (latent frames
+in the chunk) is implied by the metadata.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from .entropy import decode_symbols, encode_symbols
+from .errors import FormatError
+
+LATENT, ILD = 0, 1
+_STREAM = struct.Struct("<BfI")
+
+
+def pack_payload(streams: list[tuple[int, float, bytes]]) -> bytes:
+    """``[(kind, step, zstd_frame), ...]`` -> payload bytes."""
+    out = [bytes([len(streams)])]
+    for kind, step, frame in streams:
+        out += [_STREAM.pack(kind, step, len(frame)), frame]
+    return b"".join(out)
+
+
+def unpack_payload(payload: bytes, *, rows: dict[int, int], width: int,
+                   name: str) -> dict[int, tuple[float, np.ndarray]]:
+    """Payload -> ``{kind: (step, symbols [rows[kind], width] int8)}``; every kind in
+    ``rows`` must be present exactly once, nothing else, no trailing bytes."""
+    if not payload:
+        raise FormatError(f"{name}: empty payload")
+    count, pos, found = payload[0], 1, {}
+    for _ in range(count):
+        if pos + _STREAM.size > len(payload):
+            raise FormatError(f"{name}: payload truncated (stream header)")
+        kind, step, n = _STREAM.unpack_from(payload, pos)
+        pos += _STREAM.size
+        if kind not in rows or kind in found:
+            raise FormatError(f"{name}: unexpected stream kind {kind}")
+        if not (math.isfinite(step) and 0 < step < 1e6):
+            raise FormatError(f"{name}: invalid quantizer step {step!r}")
+        if pos + n > len(payload):
+            raise FormatError(f"{name}: payload truncated (stream of {n} bytes)")
+        found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows[kind],
+                                                   frames=width, name=name))
+        pos += n
+    if pos != len(payload) or set(found) != set(rows):
+        raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected {sorted(rows)}")
+    return found
+
+
+def encode_stream(symbols: np.ndarray) -> bytes:
+    """int8 ``[rows, width]`` -> zstd frame (see :mod:`aecodec.entropy`)."""
+    return encode_symbols(np.ascontiguousarray(symbols))
