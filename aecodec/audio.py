@@ -7,9 +7,9 @@ returns them) or ``[samples]`` for mono.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from collections.abc import Iterator
 from typing import IO, BinaryIO
 
 import numpy as np

@@ -292,7 +292,7 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
     last_out = total if duration is None else min(total, first_out + round(duration * out_rate))
     mr = meta["model_rate"]
     k0 = max(0, int(first_out / out_rate * mr) // lay.hop // lay.seg - 1)  # one warm-up chunk
-    k1 = min(lay.chunks, int(math.ceil(last_out / out_rate * mr / lay.hop / lay.seg)) + 1)
+    k1 = min(lay.chunks, math.ceil(last_out / out_rate * mr / lay.hop / lay.seg) + 1)
     stereo = meta["stereo"] == "ild"
     out_ch = 2 if stereo else meta["channels"]
     decoder = ChunkDecoder(net, lay, stereo=stereo, iters=iters, momentum=momentum, seed=seed)
@@ -354,21 +354,34 @@ def decode_audio(data: bytes | container.AecFile, *, name: str = "<stream>",
     return out.astype(np.float32), info["rate"], info["damaged"]
 
 
+def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
+                  net: Autoencoder | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The DEQUANTIZED latent of a whole parsed file, ``[C, Tl]`` float32, and the quantizer
+    step of every latent frame ``[Tl]`` (steps differ per chunk). Damaged chunks (``None``)
+    come back as zeros."""
+    meta = aec.meta
+    validate_meta(meta, name=name)
+    net = net or model_for(meta, name=name)
+    lay = layout_of(meta, net)
+    if len(aec.chunks) != lay.chunks:
+        raise FormatError(f"{name}: holds {len(aec.chunks)} chunks, metadata implies {lay.chunks}")
+    chunks = [chunk_symbols(c, k, meta=meta, lay=lay, name=name) for k, c in enumerate(aec.chunks)]
+    latent = np.concatenate([c.latent for c in chunks], axis=1)
+    steps = np.concatenate([np.full(c.latent.shape[1], c.step, np.float32) for c in chunks])
+    return latent, steps
+
+
 def decode_logmag(data: bytes, *, name: str = "<stream>",
                   model_path: Path | None = None) -> torch.Tensor:
     """The decoder net's ln-magnitudes of the mid signal for a whole file, ``[1, bins, frames]``
     (for diagnostics: no Griffin-Lim)."""
     aec = container.unpack(data, name=name)
-    meta = aec.meta
-    validate_meta(meta, name=name)
-    net = model_for(meta, name=name, model_path=model_path)
-    lay = layout_of(meta, net)
-    chunks = [chunk_symbols(c, k, meta=meta, lay=lay, name=name) for k, c in enumerate(aec.chunks)]
-    z = torch.from_numpy(np.concatenate([c.latent for c in chunks], axis=1))[None]
-    step = torch.from_numpy(np.concatenate(
-        [np.full(c.latent.shape[1], c.step, np.float32) for c in chunks]))[None, None]
+    validate_meta(aec.meta, name=name)
+    net = model_for(aec.meta, name=name, model_path=model_path)
+    latent, steps = decode_latent(aec, name=name, net=net)
     with torch.inference_mode():
-        return net.decode(z, step=step, frames=meta["frames"])
+        return net.decode(torch.from_numpy(latent)[None], step=torch.from_numpy(steps)[None, None],
+                          frames=aec.meta["frames"])
 
 
 def read_meta(path: Path) -> tuple[dict[str, Any], list[container.ChunkIndex]]:
