@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Evaluate a genre classifier on the labelled sources (see docs/classification.md).
+
+    python scripts/eval_classifier.py [--data /work/data/genres/tracks.csv] [--model PATH]
+        [--png docs/classification-confusion.png] [--json runs/classify-eval.json]
+
+1. Split by track: the classifier's own held-out tracks (stored in the model file): track-level
+   (vote over segments) and segment-level accuracy, per-class precision/recall, confusion
+   matrix PNG; plus ``--repeats`` fresh models trained on other random track splits.
+2. Leave-one-source-out, for each label with two or more sources: train a fresh head on every
+   other track (same recipe and settings), test on the left-out source's tracks.
+3. Audio vs ``.aec`` agreement: each held-out track encoded at 3, 6 and 12 kbps with
+   ``aecodec.codec.encode_audio``, read back as bytes, classified from its dequantized latent.
+
+Single-threaded (``torch.set_num_threads(1)``). With ``--cache DIR`` the latents are kept in
+``DIR/genre-latents-<codec sha12>.pt``, so a different codec model never reuses them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+from aecodec.audio import read_audio
+from aecodec.classify import GenreHead, find_classifier, load_classifier, segment_probs
+from aecodec.classify_train import (
+    Track,
+    extract,
+    find_dataset,
+    silence_latent,
+    split_by_track,
+    train_head,
+)
+from aecodec.codec import decode_latent, encode_audio, load_model
+from aecodec.container import read_aec
+from aecodec.quantize import dequantize
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def confusion(truth: list[int], pred: list[int], k: int) -> np.ndarray:
+    m = np.zeros((k, k), dtype=int)
+    for t, p in zip(truth, pred):
+        m[t, p] += 1
+    return m
+
+
+def file_preds(head: GenreHead, latents: list[torch.Tensor], names: list[str]) -> tuple[
+        list[int], list[tuple[int, int]]]:
+    """Vote label per file and (right-label index, segment count) per file's segments."""
+    preds, segs = [], []
+    for z, name in zip(latents, names):
+        p = segment_probs(head, z, name=name)
+        preds.append(int(p.mean(0).argmax()))
+        segs.append((p.argmax(1).tolist(), int(p.shape[0])))
+    return preds, segs  # type: ignore[return-value]
+
+
+def seg_accuracy(segs: list, truth: list[int]) -> float:
+    right = sum(sum(int(s == t) for s in seg) for (seg, _), t in zip(segs, truth))
+    return right / max(1, sum(n for _, n in segs))
+
+
+def plot_confusion(m: np.ndarray, labels: list[str], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=120)
+    ax.imshow(m / np.maximum(1, m.sum(1, keepdims=True)), cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center",
+                    color="white" if m[i, j] > m[i].sum() / 2 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("/work/data/genres/tracks.csv"))
+    ap.add_argument("--model", default=None, help="classifier [default: the shipped one]")
+    ap.add_argument("--png", type=Path, default=Path("docs/classification-confusion.png"))
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--repeats", type=int, default=4, help="extra random track splits")
+    ap.add_argument("--kbps", default="3,6,12")
+    ap.add_argument("--cache", type=Path, default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    head, meta = load_classifier(find_classifier(args.model))
+    codec = load_model(meta["codec"]["id"], meta["codec"]["sha256"][:12])
+    info, labels, cfg = meta["info"], head.labels, head.cfg
+    tracks: list[Track] = find_dataset(args.data)
+    cache = args.cache / f"genre-latents-{codec[1]['sha256'][:12]}.pt" if args.cache else None
+    if cache is not None and cache.exists():
+        stored = torch.load(cache, weights_only=True)
+        latents = [stored[str(t.path)] for t in tracks]
+    else:
+        got = extract(tracks, codec[0], log=lambda _: None)
+        latents = [z for z in got if z is not None]
+        if len(latents) != len(tracks):
+            raise SystemExit("some tracks could not be read")
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({str(t.path): z for t, z in zip(tracks, latents)}, cache)
+    log(f"[{time.perf_counter() - t0:.0f} s] latents of {len(tracks)} tracks")
+    truth = [labels.index(t.label) for t in tracks]
+    names = [str(t.path) for t in tracks]
+    report: dict[str, object] = {"model": meta["path"], "codec": meta["codec"],
+                                 "labels": labels, "data": str(args.data)}
+
+    # 1. split by track: the shipped model on its own held-out tracks
+    val = [i for i, t in enumerate(tracks) if str(t.path) in set(info["val_tracks"])]
+    preds, segs = file_preds(head, [latents[i] for i in val], [names[i] for i in val])
+    vt = [truth[i] for i in val]
+    m = confusion(vt, preds, len(labels))
+    prec = {lab: float(m[k, k] / max(1, m[:, k].sum())) for k, lab in enumerate(labels)}
+    rec = {lab: float(m[k, k] / max(1, m[k].sum())) for k, lab in enumerate(labels)}
+    acc = float(np.trace(m) / m.sum())
+    report["split"] = {"tracks": len(val), "accuracy": acc,
+                       "segment_accuracy": seg_accuracy(segs, vt), "precision": prec,
+                       "recall": rec, "confusion": m.tolist(),
+                       "errors": [(names[i], labels[truth[i]], labels[p])
+                                  for i, p in zip(val, preds) if p != truth[i]]}
+    if args.png:
+        args.png.parent.mkdir(parents=True, exist_ok=True)
+        plot_confusion(m, labels, args.png, f"{Path(meta['path']).name}: {len(val)} held-out "
+                       f"tracks, accuracy {acc:.2f}")
+    log(f"[{time.perf_counter() - t0:.0f} s] split by track: {acc:.3f}")
+    silence = silence_latent(codec[0])
+    q_range = tuple(info["quant_steps"])
+    steps, seed = int(info["steps"]), int(info["seed"])
+
+    def fit(train: list[int], seed: int) -> GenreHead:
+        return train_head([latents[i] for i in train], [truth[i] for i in train], labels, cfg,
+                          silence=silence, steps=steps, seed=seed, steps_q=q_range,
+                          log=lambda _: None)
+
+    repeats = []
+    for r in range(1, args.repeats + 1):
+        tr, va = split_by_track(tracks, fraction=float(info["val_fraction"]), seed=seed + r)
+        h = fit(tr, seed + r)
+        p, s = file_preds(h, [latents[i] for i in va], [names[i] for i in va])
+        t = [truth[i] for i in va]
+        repeats.append({"seed": seed + r, "accuracy": float(np.mean(np.array(p) == t)),
+                        "segment_accuracy": seg_accuracy(s, t)})
+        log(f"[{time.perf_counter() - t0:.0f} s] split seed {seed + r}: {repeats[-1]}")
+    report["split_repeats"] = repeats
+
+    # 2. leave one source out
+    loso = []
+    for label in labels:
+        sources = sorted({t.source for t in tracks if t.label == label})
+        for src in sources if len(sources) > 1 else []:
+            test = [i for i, t in enumerate(tracks) if t.source == src]
+            h = fit([i for i in range(len(tracks)) if i not in set(test)], seed)
+            p, s = file_preds(h, [latents[i] for i in test], [names[i] for i in test])
+            t = [truth[i] for i in test]
+            got_labels = [labels[k] for k in p]
+            loso.append({"label": label, "source": src, "tracks": len(test),
+                         "accuracy": float(np.mean(np.array(p) == t)),
+                         "segment_accuracy": seg_accuracy(s, t),
+                         "predicted": {lab: got_labels.count(lab) for lab in labels}})
+            log(f"[{time.perf_counter() - t0:.0f} s] leave out {src}: {loso[-1]}")
+    report["leave_one_source_out"] = loso
+
+    # 3. audio vs .aec agreement on the held-out tracks
+    agree: dict[str, dict[str, float]] = {}
+    for kbps in [float(k) for k in args.kbps.split(",")]:
+        same, right, actual = 0, 0, []
+        for i, wav_pred in zip(val, preds):
+            audio = read_audio(tracks[i].path)
+            data = encode_audio(audio, kbps=kbps, model=codec).to_bytes()
+            aec = read_aec(io.BytesIO(data), name=names[i])
+            symbols, _ = decode_latent(aec, name=names[i])
+            step = float(aec.meta["quant"]["step"])
+            z = dequantize(torch.from_numpy(symbols.copy()), step=step)
+            p = int(segment_probs(head, z, name=names[i], step=step).mean(0).argmax())
+            same += int(p == wav_pred)
+            right += int(p == truth[i])
+            actual.append(len(data) * 8 / audio.duration / 1000)
+        agree[f"{kbps:g}"] = {"agreement": same / len(val), "accuracy": right / len(val),
+                              "actual_kbps": float(np.mean(actual))}
+        log(f"[{time.perf_counter() - t0:.0f} s] {kbps:g} kbps: {agree[f'{kbps:g}']}")
+    report["aec_agreement"] = agree
+    report["seconds"] = time.perf_counter() - t0
+    text = json.dumps(report, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
