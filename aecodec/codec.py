@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -234,7 +235,9 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
         raise bad(f"stereo {stereo!r} with ild {meta.get('ild')!r}")
     mod = meta.get("model")
     if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)
-            or not isinstance(mod.get("sha256"), str)):
+            or not isinstance(mod.get("sha256"), str)
+            or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", mod["id"]) or ".." in mod["id"]
+            or not re.fullmatch(r"[0-9a-f]{12,64}", mod["sha256"])):
         raise bad(f"model {mod!r}")
 
 
@@ -245,7 +248,9 @@ def model_rate_length(meta: dict[str, Any]) -> int:
 
 def model_for(meta: dict[str, Any], *, name: str, model_path: Path | None = None) -> Autoencoder:
     """The model a validated file names, checked against the file's settings."""
-    net, _ = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
+    net, mmeta = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
+    if mmeta["model_id"] != meta["model"]["id"]:
+        raise ModelError(f"{name}: needs model {meta['model']['id']}, got {mmeta['model_id']}")
     st = net.cfg.stft
     if (meta["model_rate"], meta["n_fft"], meta["hop"]) != (st.rate, st.n_fft, st.hop) or \
             meta["latent"] != [net.cfg.latent, -(-meta["frames"] // net.cfg.down)]:

@@ -35,10 +35,14 @@ MAGIC = b"DCTq"
 VERSION = 1
 BLOCK = 16
 """Block edge in bins and frames."""
-FREQ_SLOPE = 2.0
+FREQ_SLOPE = 4.0
 """``a``: the step at Nyquist is ``1 + a`` times the step at DC."""
 ORDER_SLOPE = 0.25
-"""``b``: the step of coefficient ``(u, v)`` grows as ``1 + b * (u + v)``."""
+"""``b``: the step of coefficient ``(u, v)`` grows as ``1 + b * (u + v)``.
+
+``a`` and ``b`` were picked from a grid (a in 0, 1, 2, 4; b in 0, 0.25, 0.5, 1) on 7 held-out
+clips at 1.2, 4.9 and 24 kbit/s: larger ``a`` helps a little at every rate, ``b = 0.25`` is
+best; the spread between settings is small next to the Griffin-Lim floor."""
 ZSTD_LEVEL = 19
 _HEADER = struct.Struct("<4sBBHIf")
 HEADER_BYTES = _HEADER.size

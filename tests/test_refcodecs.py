@@ -49,14 +49,14 @@ def logmag(x: np.ndarray) -> np.ndarray:
 def test_dct_stream_round_trip_is_monotone_in_scale() -> None:
     spec = logmag(synthetic())
     sizes, errors = [], []
-    for scale in (0.05, 0.2, 0.8, 3.2):
+    for scale in (0.02, 0.1, 0.5, 2.5):
         data = dctcodec.encode_dct(spec, scale=scale)
         back = dctcodec.decode_dct(data)
         assert back.shape == spec.shape and back.dtype == np.float32
         sizes.append(len(data))
         errors.append(float(np.sqrt(np.mean((back - spec) ** 2))))
     assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4
-    assert errors == sorted(errors) and errors[0] < 0.2
+    assert errors == sorted(errors) and errors[0] < 0.15
 
 
 def test_dct_is_deterministic_and_exact_for_a_fine_step() -> None:
