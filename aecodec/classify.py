@@ -98,18 +98,21 @@ def segment_starts(frames: int, *, segment: int, hop: int) -> list[int]:
 
 
 def silent_frames(latent: torch.Tensor, silence: torch.Tensor, *, threshold: float,
-                  step: float | None = None) -> torch.Tensor:
+                  step: torch.Tensor | None = None) -> torch.Tensor:
     """Bool ``[frames]``: frames of ``latent [C, frames]`` near the silence latent ``[C]``
-    (quantized with ``step`` first when the latent came from a ``.aec`` file)."""
-    ref = silence if step is None else torch.round(silence / step).clamp(-127, 127) * step
-    return ((latent - ref[:, None]) ** 2).mean(0) < threshold
+    (quantized with each frame's ``step [frames]`` first when it came from a ``.aec`` file)."""
+    ref = silence[:, None]
+    if step is not None:
+        ref = torch.round(ref / step[None]).clamp(-127, 127) * step[None]
+    return ((latent - ref) ** 2).mean(0) < threshold
 
 
 def segment_probs(head: GenreHead, latent: torch.Tensor, *, name: str,
-                  step: float | None = None, frame_seconds: float = 1024 / 22050) -> torch.Tensor:
+                  step: torch.Tensor | None = None,
+                  frame_seconds: float = 1024 / 22050) -> torch.Tensor:
     """Label probabilities ``[segments, labels]`` of the non-silent segments of ``latent
-    [C, frames]`` (``step``: its quantizer step if it came from a ``.aec`` file). The file's
-    probabilities are their mean (probability voting)."""
+    [C, frames]`` (``step [frames]``: the quantizer steps if it came from a ``.aec`` file).
+    The file's probabilities are their mean (probability voting)."""
     cfg = head.cfg
     frames = int(latent.shape[-1])
     starts = segment_starts(frames, segment=cfg.segment, hop=cfg.hop)
@@ -201,7 +204,8 @@ def load_classifier(path: Path) -> tuple[GenreHead, dict[str, Any]]:
 def find_classifier(spec: str | Path | None = None) -> Path:
     """The classifier file for ``spec``: a path; a path without its ``-<sha12>`` suffix
     (``models/my-genres.pt``); a model id looked up in the model folders; or, for ``None``,
-    the default ``aecodec-genres`` (one trained on an installed codec model preferred)."""
+    the default ``aecodec-genres``. Among several, the newest trained on an installed codec
+    model wins."""
     if spec is not None and Path(spec).is_file():
         return Path(spec)
     p = Path(spec) if spec is not None else Path(DEFAULT_CLASSIFIER_ID)
@@ -214,7 +218,7 @@ def find_classifier(spec: str | Path | None = None) -> Path:
         where = ", ".join(str(d) for d in folders)
         raise ModelError(f"classifier {spec or DEFAULT_CLASSIFIER_ID} not found (looked in {where})")
     usable = [h for h in hits if _codec_installed(h)]  # prefer one whose codec is installed
-    return (usable or hits)[0]
+    return max(usable or hits, key=lambda h: h.stat().st_mtime)
 
 
 def _codec_installed(path: Path) -> bool:
@@ -227,13 +231,14 @@ def _codec_installed(path: Path) -> bool:
     return True
 
 
-def file_latent(path: Path, codec: dict[str, str]) -> tuple[torch.Tensor, float | None, float]:
+def file_latent(path: Path, codec: dict[str, str]) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                              float]:
     """The latent ``[C, frames]`` of an audio or ``.aec`` file for a classifier trained on the
-    codec model ``codec`` ({"id", "sha256"}), its quantizer step (None for audio) and the
-    seconds per latent frame. A ``.aec`` file is read straight to its dequantized latent."""
+    codec model ``codec`` ({"id", "sha256"}), the quantizer step of each frame (``[frames]``;
+    None for audio) and the seconds per latent frame. A ``.aec`` file is read straight to its
+    dequantized latent (no decoding)."""
     from .codec import decode_latent, load_model, read_file
     from .container import MAGIC
-    from .quantize import dequantize
     name = str(path)
     try:
         with open(path, "rb") as f:
@@ -247,11 +252,10 @@ def file_latent(path: Path, codec: dict[str, str]) -> tuple[torch.Tensor, float 
             raise ModelError(f"{name}: encoded with codec model {mod['id']}@{mod['sha256'][:12]},"
                              f" but the classifier was trained on {codec['id']}@"
                              f"{codec['sha256'][:12]}")
-        symbols, _ = decode_latent(aec, name=name)
-        step = float(aec.meta["quant"]["step"])
-        latent = dequantize(torch.from_numpy(symbols.copy()), step=step)
+        latent, steps = decode_latent(aec, name=name)
         m = aec.meta
-        return latent, step, m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"]
+        return (torch.from_numpy(latent), torch.from_numpy(steps),
+                m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"])
     from .audio import read_audio
     audio = read_audio(path)
     try:

@@ -4,8 +4,8 @@ A dataset is a folder with one sub-folder of audio per label (the GTZAN layout) 
 ``path,label`` rows (header optional; paths relative to the CSV; optional ``source`` column
 for leave-one-source-out evaluation and ``track`` column grouping clips of one track). The
 validation split is by track, never by clip. Segments are cropped at random, classes sampled
-uniformly, and each latent is passed through real quantization at a random step (log-uniform
-over the steps the codec uses at 3-12 kbps, and finer) so audio and ``.aec`` files agree.
+uniformly, and three segments in four pass through real quantization at a random step
+(log-uniform over the codec's whole ``STEP_MIN..STEP_MAX``) so audio and ``.aec`` files agree.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from .audio import Audio, read_audio
 from .classify import GenreHead, HeadConfig, audio_latent, segment_probs, silent_frames
+from .codec import STEP_MAX, STEP_MIN
 from .errors import InputError
 from .model import Autoencoder
 
@@ -137,13 +138,6 @@ def extract(tracks: list[Track], net: Autoencoder, *, log: Log) -> list[torch.Te
     return out
 
 
-def step_range(audios: list[Audio], net_meta: tuple[Autoencoder, dict]) -> tuple[float, float]:
-    """Quantizer steps to train with: from the codec's finest step to twice its 3-kbps step."""
-    from .codec import STEP_MIN, encode_audio
-    coarse = max(encode_audio(a, kbps=3.0, model=net_meta).meta["quant"]["step"] for a in audios)
-    return STEP_MIN, max(2 * coarse, 4 * STEP_MIN)
-
-
 def train_head(latents: list[torch.Tensor], targets: list[int], labels: list[str],
                cfg: HeadConfig, *, silence: torch.Tensor, steps: int, seed: int,
                steps_q: tuple[float, float], batch: int = 64, lr: float = 2e-3,
@@ -187,12 +181,11 @@ def train_head(latents: list[torch.Tensor], targets: list[int], labels: list[str
 
 
 def evaluate(head: GenreHead, latents: list[torch.Tensor], targets: list[int], *,
-             names: list[str], step: float | None = None) -> dict[str, object]:
+             names: list[str]) -> dict[str, object]:
     """File-level (vote) and segment-level accuracy, and the file predictions."""
     preds, seg_right, seg_total = [], 0, 0
     for z, y, name in zip(latents, targets, names):
-        zq = z if step is None else torch.round(z / step).clamp(-127, 127) * step
-        p = segment_probs(head, zq, name=name, step=step)
+        p = segment_probs(head, z, name=name)
         preds.append(int(p.mean(0).argmax()))
         seg_right += int((p.argmax(1) == y).sum())
         seg_total += int(p.shape[0])
@@ -225,11 +218,7 @@ def train_classifier(data: Path, *, model: tuple[Autoencoder, dict], val_fractio
     silence = silence_latent(net)
     var = float(torch.cat([latents[i] for i in tr], dim=1).var(1).mean())
     cfg = replace(cfg, silence_threshold=round(0.02 * var, 6))
-    calib = []
-    for i in tr[:: max(1, len(tr) // 3)][:3]:
-        a = read_audio(tracks[i].path)
-        calib.append(Audio(a.samples[: 30 * a.rate], a.rate))
-    q_range = step_range(calib, model)
+    q_range = (STEP_MIN, STEP_MAX)  # every step the codec's rate control may choose
     log(f"{len(tr)} training / {len(va)} held-out tracks, labels {', '.join(labels)}; "
         f"quantizer steps {q_range[0]:.3g}..{q_range[1]:.3g}")
     head = train_head([latents[i] for i in tr], [targets[i] for i in tr], labels, cfg,

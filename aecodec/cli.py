@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -63,44 +62,91 @@ def main() -> None:
     """
 
 
+def _plan(paths: tuple[Path, ...], output_dir: Path | None, *, out_suffix: str,
+          in_suffixes: tuple[str, ...]) -> tuple[list[tuple[Path, Path]], bool]:
+    """Pairs (input, output) and whether this is a batch (several files / folders)."""
+    from .errors import AecError
+    from .files import expand_inputs
+    if output_dir is None:
+        same = len(paths) == 2 and paths[0].exists() and paths[1].exists() and \
+            paths[0].resolve() == paths[1].resolve()
+        if len(paths) == 2 and (paths[1].suffix.lower() == out_suffix or same or (
+                not paths[0].is_dir() and not paths[1].exists())):
+            return [(paths[0], paths[1])], False  # INPUT OUTPUT
+        if len(paths) == 1 and not paths[0].is_dir():
+            return [(paths[0], paths[0].with_suffix(out_suffix))], False
+        if len(paths) > 1:
+            raise click.UsageError("several inputs need -o/--output-dir DIR")
+    pairs = expand_inputs(list(paths), suffixes=in_suffixes)
+    if not pairs:
+        raise AecError(f"no input files found in {', '.join(map(str, paths))}")
+    if output_dir is None:  # a single folder: outputs beside the inputs
+        return [(f, f.with_suffix(out_suffix)) for f, _ in pairs], True
+    if output_dir.exists() and not output_dir.is_dir():
+        raise click.UsageError(f"-o {output_dir} is not a directory")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(f, output_dir / rel.with_suffix(out_suffix)) for f, rel in pairs]
+    for _, dst in jobs:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    return jobs, True
+
+
+def _finish_batch(outcomes: list[Any], verb: str) -> None:
+    from .errors import AecError
+    failed = [o for o in outcomes if o.error]
+    total = sum(o.result["seconds"] for o in outcomes if o.result)
+    click.echo(f"{verb} {len(outcomes) - len(failed)} of {len(outcomes)} files "
+               f"({total:.1f} s of audio); {len(failed)} failed", err=True)
+    for o in failed:
+        click.echo(f"aecodec: error: {o.error}", err=True)
+    if failed:
+        codes = {o.code for o in failed}
+        err = AecError(f"{len(failed)} of {len(outcomes)} files failed")
+        err.exit_code = codes.pop() if len(codes) == 1 else 1
+        raise err
+
+
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.argument("output", type=click.Path(path_type=Path), required=False)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
+              help="Write NAME.aec files here (needed for several inputs; folders recurse).")
 @click.option("-b", "--bitrate", "kbps", default="6", show_default=True,
               help="Target ACTUAL bitrate in kbps (ladder: 3, 6, 12; any value 0.5-64).")
 @click.option("--mono", is_flag=True, help="Code stereo input as a mono mix-down.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes for several files.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Weights file to use [default: the shipped aecodec-v1].")
-@click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def encode(input: Path, output: Path | None, kbps: str, mono: bool, model_path: Path | None,
-           force: bool, quiet: bool) -> None:
-    """Encode INPUT audio (WAV/FLAC/OGG/MP3, any rate/channels) to OUTPUT (default INPUT.aec).
+def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bool, jobs: int,
+           model_path: Path | None, force: bool, quiet: bool) -> None:
+    """Encode audio (WAV/FLAC/OGG/MP3, any rate/channels) to .aec.
 
-    Reads and codes the input chunk by chunk, so memory does not grow with its length."""
+    \b
+      aecodec encode song.wav [song.aec]
+      aecodec encode a.wav b.flac music/ -o out/ -j 2
+
+    Reads and codes each input chunk by chunk, so memory does not grow with its length."""
     target = _kbps(kbps)
-    out = output or input.with_suffix(".aec")
-    from .output import check_output
-    check_output(out, force=force, inputs=(input,))
-    from .audio import iter_blocks, open_audio
-    from .codec import encode_blocks, load_model
-    from .output import atomic_output
-    model = load_model(path=model_path) if model_path else load_model()
-    t0 = time.perf_counter()
-    with open_audio(input) as src, atomic_output(out, force=force, inputs=(input,)) as f:
-        rate, channels, frames = int(src.samplerate), int(src.channels), int(src.frames)
-        size = encode_blocks(iter_blocks(src, name=str(input)), f, rate=rate,
-                             channels=channels, length=frames, kbps=target, model=model,
-                             mono=mono)
-    if not quiet:
-        seconds = frames / rate
-        click.echo(f"{out}: {size} bytes, {size * 8 / seconds / 1000:.2f} kbps, {seconds:.2f} s "
-                   f"({seconds / (time.perf_counter() - t0):.0f}x real time)", err=True)
+    from .files import AUDIO_SUFFIXES, encode_file, run_many
+    pairs, batch = _plan(paths, output_dir, out_suffix=".aec", in_suffixes=AUDIO_SUFFIXES)
+    if not batch:
+        r = encode_file(*pairs[0], kbps=target, mono=mono, model_path=model_path, force=force)
+        if not quiet:
+            click.echo(f"{r['output']}: {r['bytes']} bytes, {r['kbps']:.2f} kbps, "
+                       f"{r['seconds']:.2f} s ({r['seconds'] / r['wall_s']:.0f}x real time)",
+                       err=True)
+        return
+    outcomes = run_many(encode_file, pairs, workers=jobs, progress=not quiet, kbps=target,
+                        mono=mono, model_path=model_path, force=force)
+    _finish_batch(outcomes, "encoded")
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.argument("output", type=click.Path(path_type=Path), required=False)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
+              help="Write NAME.wav files here (needed for several inputs; folders recurse).")
 @click.option("--rate", type=click.IntRange(8000, 192000), default=None,
               help="Output sample rate [default: the original].")
 @click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "PCM_32", "FLOAT"]),
@@ -113,43 +159,36 @@ def encode(input: Path, output: Path | None, kbps: str, mono: bool, model_path: 
               help="Fast Griffin-Lim iterations.")
 @click.option("--ignore-errors", is_flag=True,
               help="Write silence for chunks that fail their CRC instead of stopping.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes for several files.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Weights file [default: the one the file names, from the model folders].")
-@click.option("-f", "--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def decode(input: Path, output: Path | None, rate: int | None, subtype: str, start: float,
-           duration: float | None, iters: int, ignore_errors: bool, model_path: Path | None,
-           force: bool, quiet: bool) -> None:
-    """Decode an .aec INPUT to a WAV OUTPUT (default INPUT.wav), chunk by chunk."""
-    out = output or input.with_suffix(".wav")
-    from .output import check_output
-    check_output(out, force=force, inputs=(input,))
-    import soundfile as sf
+def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None, subtype: str,
+           start: float, duration: float | None, iters: int, ignore_errors: bool, jobs: int,
+           model_path: Path | None, force: bool, quiet: bool) -> None:
+    """Decode .aec files to WAV, chunk by chunk.
 
-    from .codec import decode_to, read_meta
-    from .output import atomic_output
-    meta, _ = read_meta(input)
-    out_rate = rate or meta["rate"]
-    channels = 2 if meta.get("stereo") == "ild" else meta["channels"]
-    if start * meta["rate"] >= meta["length"]:
-        raise click.BadParameter(f"--start {start:g} is past the end "
-                                 f"({meta['length'] / meta['rate']:.2f} s)")
-    t0 = time.perf_counter()
-    with open(input, "rb") as src, atomic_output(out, force=force, inputs=(input,)) as f, \
-            sf.SoundFile(f, mode="w", samplerate=out_rate, channels=channels, subtype=subtype,
-                         format="WAV") as wav:
-        def sink(block: Any) -> None:
-            wav.write(block if subtype == "FLOAT" else block.clip(-1.0, 1.0))
-        info = decode_to(src, sink, name=str(input), rate=out_rate, start=start,
-                         duration=duration, iters=iters, ignore_errors=ignore_errors,
-                         model_path=model_path)
-    if info["damaged"]:
-        click.echo(f"aecodec: warning: {input}: {info['damaged']} damaged chunk(s) decoded as "
-                   "silence", err=True)
-    if not quiet:
-        seconds = info["frames"] / out_rate
-        click.echo(f"{out}: {seconds:.2f} s, {out_rate} Hz, {channels} ch, {subtype} "
-                   f"({seconds / (time.perf_counter() - t0):.0f}x real time)", err=True)
+    \b
+      aecodec decode song.aec [out.wav] [--start 60 --duration 10]
+      aecodec decode aec/ -o wav/ -j 2"""
+    from .files import decode_file, run_many
+    pairs, batch = _plan(paths, output_dir, out_suffix=".wav", in_suffixes=(".aec",))
+    opts: dict[str, Any] = {"rate": rate, "subtype": subtype, "start": start, "duration": duration,
+            "iters": iters, "ignore_errors": ignore_errors, "model_path": model_path,
+            "force": force}
+    if not batch:
+        r = decode_file(*pairs[0], **opts)
+        if r["damaged"]:
+            click.echo(f"aecodec: warning: {r['input']}: {r['damaged']} damaged chunk(s) "
+                       "decoded as silence", err=True)
+        if not quiet:
+            click.echo(f"{r['output']}: {r['seconds']:.2f} s, {r['rate']} Hz, {r['channels']} ch,"
+                       f" {subtype} ({r['seconds'] / r['wall_s']:.0f}x real time)", err=True)
+        return
+    _finish_batch(run_many(decode_file, pairs, workers=jobs, progress=not quiet, **opts),
+                  "decoded")
 
 
 @main.command()

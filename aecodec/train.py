@@ -40,12 +40,29 @@ class TrainConfig:
     lam: float = 0.01
     step_min: float = 0.08
     step_max: float = 2.0
+    mel: float = 0.0
     seed: int = 0
 
 
+_MEL: dict[tuple[int, int], torch.Tensor] = {}
+
+
+def mel_matrix(*, rate: int, n_fft: int) -> torch.Tensor:
+    """80-band mel filterbank ``[80, bins]`` (the one :mod:`aecodec.metrics` measures with)."""
+    if (rate, n_fft) not in _MEL:
+        from .metrics import mel_filterbank
+        _MEL[(rate, n_fft)] = torch.from_numpy(mel_filterbank(rate=rate, n_fft=n_fft)).float()
+    return _MEL[(rate, n_fft)]
+
+
 def loss_terms(model: Autoencoder, audio: torch.Tensor, *, step: torch.Tensor,
-               lam: float, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """Distortion and rate terms for a batch ``audio [B, samples]``, quantizer ``step [B,1,1]``."""
+               lam: float, mel: float = 0.0,
+               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Distortion and rate terms for a batch ``audio [B, samples]``, quantizer ``step [B,1,1]``.
+
+    With ``mel > 0`` adds ``mel * |ln(mel_hat + 1e-5) - ln(mel + 1e-5)|`` on 80-band power mel
+    spectra, which weighs the low and mid frequencies the way listeners (and mel_l1) do.
+    """
     st = model.cfg.stft
     target = log_magnitude(audio, n_fft=st.n_fft, hop=st.hop)
     latent = model.encode(target)
@@ -55,7 +72,14 @@ def loss_terms(model: Autoencoder, audio: torch.Tensor, *, step: torch.Tensor,
     loud = (torch.log1p(torch.exp(recon)) - torch.log1p(torch.exp(target))).abs().mean()
     bits = laplace_bits(noisy, step, model.log_scale).sum(dim=(1, 2))
     kbps = (bits / (audio.shape[-1] / st.rate) / 1000).mean()
-    return {"loss": l1 + loud + lam * kbps, "l1": l1, "loud": loud, "kbps": kbps}
+    terms = {"loss": l1 + loud + lam * kbps, "l1": l1, "loud": loud, "kbps": kbps}
+    if mel > 0:
+        fb = mel_matrix(rate=st.rate, n_fft=st.n_fft)
+        power = (torch.exp(2 * recon), torch.exp(2 * target))
+        m_hat, m_ref = (torch.log(torch.einsum("mf,bft->bmt", fb, p) + 1e-5) for p in power)
+        terms["mel"] = (m_hat - m_ref).abs().mean()
+        terms["loss"] = terms["loss"] + mel * terms["mel"]
+    return terms
 
 
 def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path | None,
@@ -88,7 +112,7 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
             g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         audio = torch.from_numpy(sample_crops(pool, batch=cfg.batch, length=length, rng=rng))
         log_step = rng.uniform(math.log(cfg.step_min), math.log(cfg.step_max), (cfg.batch, 1, 1))
-        terms = loss_terms(model, audio.to(device), lam=cfg.lam,
+        terms = loss_terms(model, audio.to(device), lam=cfg.lam, mel=cfg.mel,
                            step=torch.from_numpy(np.exp(log_step)).float().to(device))
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -136,13 +160,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--step-min", type=float, default=TrainConfig.step_min)
     p.add_argument("--step-max", type=float, default=TrainConfig.step_max)
+    p.add_argument("--mel", type=float, default=TrainConfig.mel,
+                   help="weight of the log-mel L1 term")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     train(data=a.data, cache=a.cache, run=a.run, minutes=a.minutes, out=a.out,
           model_id=a.model_id, device=a.device, threads=a.threads,
           cfg=TrainConfig(batch=a.batch, lam=a.lam, lr=a.lr, step_min=a.step_min,
-                          step_max=a.step_max),
+                          step_max=a.step_max, mel=a.mel),
           mcfg=ModelConfig(hidden=a.hidden, latent=a.latent))
 
 

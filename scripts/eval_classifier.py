@@ -19,7 +19,6 @@ Single-threaded (``torch.set_num_threads(1)``). With ``--cache DIR`` the latents
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
@@ -29,8 +28,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from aecodec.audio import read_audio
-from aecodec.classify import GenreHead, find_classifier, load_classifier, segment_probs
+from aecodec.audio import Audio, read_audio
+from aecodec.classify import (
+    GenreHead,
+    audio_latent,
+    find_classifier,
+    load_classifier,
+    segment_probs,
+)
 from aecodec.classify_train import (
     Track,
     extract,
@@ -40,8 +45,7 @@ from aecodec.classify_train import (
     train_head,
 )
 from aecodec.codec import decode_latent, encode_audio, load_model
-from aecodec.container import read_aec
-from aecodec.quantize import dequantize
+from aecodec.container import unpack
 
 
 def log(msg: str) -> None:
@@ -180,24 +184,36 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{time.perf_counter() - t0:.0f} s] leave out {src}: {loso[-1]}")
     report["leave_one_source_out"] = loso
 
-    # 3. audio vs .aec agreement on the held-out tracks
-    agree: dict[str, dict[str, float]] = {}
-    for kbps in [float(k) for k in args.kbps.split(",")]:
-        same, right, actual = 0, 0, []
-        for i, wav_pred in zip(val, preds):
-            audio = read_audio(tracks[i].path)
-            data = encode_audio(audio, kbps=kbps, model=codec).to_bytes()
-            aec = read_aec(io.BytesIO(data), name=names[i])
-            symbols, _ = decode_latent(aec, name=names[i])
-            step = float(aec.meta["quant"]["step"])
-            z = dequantize(torch.from_numpy(symbols.copy()), step=step)
-            p = int(segment_probs(head, z, name=names[i], step=step).mean(0).argmax())
-            same += int(p == wav_pred)
-            right += int(p == truth[i])
-            actual.append(len(data) * 8 / audio.duration / 1000)
-        agree[f"{kbps:g}"] = {"agreement": same / len(val), "accuracy": right / len(val),
-                              "actual_kbps": float(np.mean(actual))}
-        log(f"[{time.perf_counter() - t0:.0f} s] {kbps:g} kbps: {agree[f'{kbps:g}']}")
+    # 3. audio vs .aec agreement: the held-out tracks whole, and a 30-s clip of every track
+    def classify_aec(audio: Audio, kbps: float, name: str) -> tuple[int, float]:
+        data = encode_audio(audio, kbps=kbps, model=codec).to_bytes()
+        z, zsteps = decode_latent(unpack(data, name=name), name=name, net=codec[0])
+        probs = segment_probs(head, torch.from_numpy(z), name=name,
+                              step=torch.from_numpy(zsteps)).mean(0)
+        return int(probs.argmax()), len(data) * 8 / audio.duration / 1000
+
+    def clip(i: int) -> Audio:
+        a = read_audio(tracks[i].path)
+        start = min(30 * a.rate, a.frames - 30 * a.rate)
+        return Audio(a.samples[start:start + 30 * a.rate], a.rate)
+
+    sets = {"held-out tracks": [(i, read_audio(tracks[i].path)) for i in val],
+            "30-s clips of all tracks": [(i, clip(i)) for i in range(len(tracks))]}
+    agree: dict[str, dict[str, dict[str, float]]] = {}
+    for what, items in sets.items():
+        wav = [int(segment_probs(head, audio_latent(a, codec[0]), name=names[i]).mean(0).argmax())
+               for i, a in items]
+        agree[what] = {}
+        for kbps in [float(k) for k in args.kbps.split(",")]:
+            res = [classify_aec(a, kbps, names[i]) for i, a in items]
+            agree[what][f"{kbps:g}"] = {
+                "files": len(items),
+                "agreement": float(np.mean([g == w for (g, _), w in zip(res, wav)])),
+                "accuracy_aec": float(np.mean([g == truth[i] for (g, _), (i, _) in zip(res, items)])),
+                "accuracy_audio": float(np.mean([w == truth[i] for w, (i, _) in zip(wav, items)])),
+                "actual_kbps": float(np.mean([k for _, k in res]))}
+            log(f"[{time.perf_counter() - t0:.0f} s] {what} {kbps:g} kbps: "
+                f"{agree[what][f'{kbps:g}']}")
     report["aec_agreement"] = agree
     report["seconds"] = time.perf_counter() - t0
     text = json.dumps(report, indent=2)

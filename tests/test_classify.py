@@ -247,3 +247,14 @@ def test_split_is_by_track_and_segments_cover() -> None:
     assert segment_starts(63, segment=64, hop=32) == []
     assert segment_starts(64, segment=64, hop=32) == [0]
     assert segment_starts(100, segment=64, hop=32) == [0, 32, 36]
+
+
+def test_shipped_classifier_fits_the_shipped_codec() -> None:
+    """The default classifier must name an installed codec model; after replacing the codec,
+    retrain it (docs/classification.md has the command)."""
+    from aecodec.checkpoint import find_weights
+    path = find_classifier()
+    head, meta = load_classifier(path)
+    assert path.stat().st_size < 1_000_000 and meta["model_id"] == "aecodec-genres"
+    assert head.labels == ["chiptune", "electronic", "orchestral", "rock-metal"]
+    find_weights(meta["codec"]["id"], sha_prefix=meta["codec"]["sha256"][:12])

@@ -198,3 +198,31 @@ def test_help_does_not_import_torch() -> None:
     mod = subprocess.run([sys.executable, "-m", "aecodec", "--version"], capture_output=True,
                          text=True, check=True)
     assert "aecodec" in mod.stdout
+
+
+def test_batch_encode_decode_with_workers(tmp_path: Path) -> None:
+    src = tmp_path / "music"
+    (src / "sub").mkdir(parents=True)
+    sf.write(src / "a.wav", synth_music(2.0, 22050), 22050)
+    sf.write(src / "sub" / "b.flac", synth_music(1.5, 16000, seed=3), 16000)
+    (src / "notes.txt").write_text("not audio")
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF garbage")
+    out = tmp_path / "out"
+    rc, _, err = run("encode", src, bad, "-o", out, "-j", "2")
+    assert rc == 3 and "encoded 2 of 3 files" in err and "broken.wav" in err
+    assert (out / "a.aec").exists() and (out / "sub" / "b.aec").exists()
+    assert leftovers(out) == [] and not (out / "broken.aec").exists()
+    rc, _, err = run("decode", out, "-o", tmp_path / "wav", "--iters", "1", "-q")
+    assert rc == 0, err
+    assert sf.info(tmp_path / "wav" / "sub" / "b.wav").samplerate == 16000
+    rc, _, err = run("encode", src / "a.wav", src / "sub" / "b.flac")
+    assert rc == 2 and "-o/--output-dir" in err
+
+
+def test_encode_file_is_importable_and_stateless(music_wav: Path, tmp_path: Path) -> None:
+    from aecodec.files import decode_file, encode_file
+    r = encode_file(music_wav, tmp_path / "x.aec", kbps=6)
+    assert r["bytes"] == (tmp_path / "x.aec").stat().st_size and abs(r["kbps"] - 6) < 0.6
+    d = decode_file(tmp_path / "x.aec", tmp_path / "x.wav", iters=1, start=1.0, duration=1.0)
+    assert d["frames"] == 44100 and sf.info(tmp_path / "x.wav").frames == 44100
