@@ -113,6 +113,10 @@ class Autoencoder(nn.Module):
         self.decoder = Decoder(cfg)
         self.log_scale = nn.Parameter(torch.zeros(cfg.latent))
 
+    def forward(self, logmag: torch.Tensor, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`training_forward` (so DistributedDataParallel sees the whole pass)."""
+        return training_forward(self, logmag, step)
+
     def normalize(self, logmag: torch.Tensor) -> torch.Tensor:
         return (logmag - self.cfg.center) / self.cfg.scale
 
@@ -139,6 +143,16 @@ class Autoencoder(nn.Module):
             step_t = step_t.reshape(-1, 1, 1)
         out = self.denormalize(self.decoder(latent, step_t))
         return out if frames is None else out[..., :frames]
+
+
+def training_forward(model: Autoencoder, logmag: torch.Tensor,
+                     step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training pass: encode, add uniform noise of width ``step`` ``[B, 1, 1]`` (the
+    quantization proxy), decode -> (ln-magnitude ``[B, bins, T]``, estimated bits ``[B]``)."""
+    from .quantize import add_noise, laplace_bits
+    noisy = add_noise(model.encode(logmag), step)
+    recon = model.decode(noisy, step=step, frames=logmag.shape[-1])
+    return recon, laplace_bits(noisy, step, model.log_scale).sum(dim=(1, 2))
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -1,0 +1,71 @@
+"""Training: a few steps on a tiny pool, resume, 2-process DDP (gloo), held-out guard."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from aecodec.checkpoint import load_weights
+from aecodec.dataset import find_tracks
+from aecodec.errors import AecError
+
+from .conftest import synth_music
+
+TINY = ["--hidden", "8", "--latent", "4", "--batch", "2", "--minutes", "10", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pool")
+    for i in range(2):
+        sf.write(root / f"track{i}.wav", synth_music(31.0, 8000, seed=i), 8000)
+    sf.write(root / "sfx.wav", synth_music(2.0, 8000), 8000)  # too short: skipped
+    return root
+
+
+def _train(args: list[str], *, launcher: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = (launcher or [sys.executable, "-m"]) + ["aecodec.train", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_train_resume_and_export(pool: Path, tmp_path: Path) -> None:
+    common = ["--data", str(pool), "--cache", str(tmp_path / "cache"), "--run-dir",
+              str(tmp_path / "run"), "--out", str(tmp_path / "models"), *TINY]
+    first = _train([*common, "--steps", "3"])
+    assert first.returncode == 0, first.stderr
+    assert "training pool: 2 tracks" in first.stderr
+    second = _train([*common, "--steps", "5"])
+    assert second.returncode == 0, second.stderr
+    assert "resumed" in second.stderr and "at step 3" in second.stderr
+    weights = sorted((tmp_path / "models").glob("aecodec-v1-*.pt"))
+    assert len(weights) == 2
+    infos = [load_weights(w)[1]["info"] for w in weights]
+    assert sorted(i["steps"] for i in infos) == [3, 5]
+
+
+def test_distributed_two_processes(pool: Path, tmp_path: Path) -> None:
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node", "2", "-m"]
+    res = _train(["--data", str(pool), "--cache", str(tmp_path / "cache"), "--run-dir",
+                  str(tmp_path / "run"), "--out", str(tmp_path / "models"), "--steps", "2",
+                  *TINY], launcher=launcher)
+    assert res.returncode == 0, res.stderr[-2000:]
+    (weights,) = (tmp_path / "models").glob("aecodec-v1-*.pt")
+    model, meta = load_weights(weights)
+    assert meta["info"]["processes"] == 2 and meta["info"]["steps"] == 2
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_heldout_music_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "wesnoth-1.16-music" / "x.ogg"
+    bad.parent.mkdir()
+    bad.write_bytes(b"")
+    with pytest.raises(AecError, match="classification source"):
+        find_tracks([tmp_path])
