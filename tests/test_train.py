@@ -32,7 +32,7 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _train(args: list[str], *, launcher: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     cmd = (launcher or [sys.executable, "-m"]) + ["aecodec.train", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
 
 
 def test_train_resume_and_export(pool: Path, tmp_path: Path) -> None:
