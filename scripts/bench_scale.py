@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,13 +37,14 @@ def make_long(clip: Path, out: Path, *, seconds: float, rate: int = 44100) -> No
 
 
 def run(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall seconds, peak RSS in MB) of one child process (``os.wait4`` gives its own rusage)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -56,8 +56,6 @@ def main() -> None:
     rows = []
     exe = [sys.executable, "-m", "aecodec"]
     for minutes in sorted(a.minutes):
-        # each length in its own process pair, largest last: ru_maxrss of children is a
-        # running maximum, so a run's peak is only trustworthy when it sets a new maximum.
         with tempfile.TemporaryDirectory() as tmp:
             wav, aec, dec = (Path(tmp) / n for n in ("in.wav", "x.aec", "out.wav"))
             make_long(a.clip, wav, seconds=minutes * 60)
