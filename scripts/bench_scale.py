@@ -66,8 +66,9 @@ def main() -> None:
         rows.append((sec, enc_s, enc_mb, dec_s, dec_mb, size * 8 / sec / 1000))
         print(f"{sec:7.0f} s: encode {enc_s:7.1f} s ({sec / enc_s:5.1f}x) peak {enc_mb:6.0f} MB"
               f" | decode {dec_s:7.1f} s ({sec / dec_s:5.1f}x) peak {dec_mb:6.0f} MB", flush=True)
-    lines = ["| input | encode s | encode x RT | encode peak MB | decode s | decode x RT "
-             "| decode peak MB | kbps |", "|" + "---|" * 8]
+    head = ("| input | encode s | encode x RT | encode peak MB | decode s | decode x RT "
+            "| decode peak MB | kbps |")
+    lines = [head, "|" + "---|" * 8]
     for sec, es, em, ds, dm, kb in rows:
         lines.append(f"| {sec / 60:.2f} min | {es:.1f} | {sec / es:.1f} | {em:.0f} | {ds:.1f} | "
                      f"{sec / ds:.1f} | {dm:.0f} | {kb:.2f} |")
