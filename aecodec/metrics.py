@@ -117,10 +117,13 @@ def mel_filterbank(*, rate: int, n_fft: int, n_mels: int = N_MELS, fmin: float =
 
 
 def mel_l1(ref: np.ndarray, deg: np.ndarray, *, rate: int) -> float:
-    """Mean ``|log10(mel_ref + 1e-5) - log10(mel_deg + 1e-5)|`` of 80-band power mel spectra."""
+    """Mean ``|log10(mel_ref + 1e-5) - log10(mel_deg + 1e-5)|`` of 80-band mel spectra of the
+    STFT *magnitude* (not power): this reproduces the reference figures the project's issues
+    quote for the DCT codec (0.195 / 0.128 / 0.075 at 1.2 / 4.9 / 24 kbps here, against their
+    0.211 / 0.148 / 0.090; a power mel gives 0.381 / 0.254 / 0.144)."""
     r, d = _pair(ref, deg, rate=rate, new_rate=METRIC_RATE)
     fb = mel_filterbank(rate=METRIC_RATE, n_fft=N_FFT)
-    mel = [np.log10(fb @ stft_magnitude(s, n_fft=N_FFT, hop=HOP) ** 2 + 1e-5) for s in (r, d)]
+    mel = [np.log10(fb @ stft_magnitude(s, n_fft=N_FFT, hop=HOP) + 1e-5) for s in (r, d)]
     return float(np.mean(np.abs(mel[0] - mel[1])))
 
 
