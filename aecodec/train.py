@@ -95,7 +95,8 @@ def _dist() -> tuple[int, int]:
 
 def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path | None,
           model_id: str, cfg: TrainConfig, mcfg: ModelConfig, save_every: int = 200,
-          device: str = "cpu", threads: int = 0, max_steps: int = 0) -> Path:
+          device: str = "cpu", threads: int = 0, max_steps: int = 0,
+          init: Path | None = None) -> Path:
     """Train (or resume) and return the path of the checkpoint or exported weights.
 
     Under ``torchrun --nproc_per_node N`` every process trains on its own random crops with
@@ -121,6 +122,9 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
     model = Autoencoder(mcfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
     step, elapsed = 0, 0.0
+    if init is not None and not ckpt.exists():
+        model.load_state_dict(load_training_state(init)["model"])
+        print(f"warm start from {init}", file=log)
     if ckpt.exists():
         saved = load_training_state(ckpt)
         model.load_state_dict(saved["model"])
@@ -205,11 +209,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--mel", type=float, default=TrainConfig.mel,
                    help="weight of the log-mel L1 term")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: none)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="warm-start a new run from another run's ckpt.pt (weights only)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     train(data=a.data, cache=a.cache, run=a.run_dir, minutes=a.minutes, out=a.out,
           model_id=a.model_id, device=a.device, threads=a.threads, max_steps=a.steps,
+          init=a.init,
           cfg=TrainConfig(batch=a.batch, lam=a.lam, lr=a.lr, step_min=a.step_min,
                           step_max=a.step_max, mel=a.mel),
           mcfg=ModelConfig(hidden=a.hidden, latent=a.latent))
