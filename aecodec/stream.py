@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .model import Autoencoder
-from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM
+from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM, griffin_lim
 from .stereo import channel_gains, ild_symbols
 from .stft import istft, log_magnitude, magnitude_from_log, stft
 
@@ -185,15 +185,14 @@ class ChunkDecoder:
         g1 = min(lay.frames, f1 + GL_RIGHT, lm0 + logmag.shape[1])
         mag = magnitude_from_log(logmag[:, g0 - lm0:g1 - lm0])
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + target.index)
-        angles = torch.polar(torch.ones_like(mag), torch.rand(mag.shape, generator=gen) * 2 * torch.pi)
-        fixed = None
-        if has_prev and self._prev is not None:
-            fixed = self._prev[1]
-            mag[:, :GL_LEFT] = fixed.abs()
-            angles[:, :GL_LEFT] = fixed / (fixed.abs() + 1e-16)
+        phase0 = torch.rand(mag.shape, generator=gen) * 2 * torch.pi
+        pinned = self._prev[1][None] if has_prev and self._prev is not None else None
         a0 = g0 * lay.hop
         length = (lay.samples if g1 == lay.frames else (g1 - 1) * lay.hop) - a0
-        spec = self._griffin_lim(mag, angles, fixed, length)
+        with torch.inference_mode():
+            spec = griffin_lim(mag[None], n_fft=st.n_fft, hop=st.hop, length=length,
+                               iters=self.iters, momentum=self.momentum, init_phase=phase0[None],
+                               pinned=pinned, return_spec=True)[0]
         self._prev = (f1 - GL_LEFT, spec[:, f1 - GL_LEFT - g0:f1 - g0].clone())
         if self.stereo and target.ild is not None:
             gl, gr = channel_gains(target.ild, bins=mag.shape[0], frames=f1 - f0, rate=st.rate,
@@ -205,21 +204,6 @@ class ChunkDecoder:
             chans = [istft(spec[None], n_fft=st.n_fft, hop=st.hop, length=length)[0]]
         seg = torch.stack(chans, dim=1).numpy()
         yield from self._emit(seg, a0, f0 * lay.hop, f1 * lay.hop, last=last)
-
-    def _griffin_lim(self, mag: torch.Tensor, angles: torch.Tensor, fixed: torch.Tensor | None,
-                     length: int) -> torch.Tensor:
-        st = self.net.cfg.stft
-        prev = torch.zeros_like(angles)
-        with torch.inference_mode():
-            for _ in range(self.iters):
-                audio = istft((mag * angles)[None], n_fft=st.n_fft, hop=st.hop, length=length)
-                rebuilt = stft(audio, n_fft=st.n_fft, hop=st.hop)[0, :, :mag.shape[1]]
-                accel = rebuilt - (self.momentum / (1 + self.momentum)) * prev
-                angles = accel / (accel.abs() + 1e-16)
-                if fixed is not None:
-                    angles[:, :GL_LEFT] = fixed / (fixed.abs() + 1e-16)
-                prev = rebuilt
-        return mag * angles
 
     def _emit(self, seg: np.ndarray, a0: int, r0: int, r1: int, *,
               last: bool) -> Iterator[np.ndarray]:
