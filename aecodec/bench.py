@@ -68,9 +68,10 @@ def find_audio(paths: Sequence[Path]) -> list[Path]:
 
 def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: Any,
                  iters: int) -> Row:
-    from .codec import decode_audio, encode_audio
+    from .codec import decode_audio, default_model, encode_audio
     from .metrics import all_metrics
 
+    model = model or default_model(kbps)
     t0 = time.perf_counter()
     data = encode_audio(audio, kbps=kbps, model=model).to_bytes()
     t1 = time.perf_counter()
@@ -89,12 +90,12 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
     import torch
 
     from .audio import resample
-    from .codec import decode_logmag, encode_audio
+    from .codec import decode_logmag, default_model, encode_audio
     from .metrics import all_metrics
     from .phase import griffin_lim
     from .stft import istft, magnitude_from_log, stft
 
-    st = model[0].cfg.stft
+    st = (model or default_model(kbps_list[0]))[0].cfg.stft
     x = resample(ref, orig_rate=audio.rate, new_rate=st.rate)
     spec = stft(torch.from_numpy(x)[None], n_fft=st.n_fft, hop=st.hop)
 
@@ -108,8 +109,9 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
                         setting="FGLA 32", metrics=all_metrics(ref, back(floor),
                                                                rate=audio.rate)))
         for kbps in kbps_list:
-            enc = encode_audio(audio, kbps=kbps, model=model)
-            logmag = decode_logmag(enc.to_bytes(), model_path=Path(model[1]["path"]))
+            m = model or default_model(kbps)
+            enc = encode_audio(audio, kbps=kbps, model=m)
+            logmag = decode_logmag(enc.to_bytes(), model_path=Path(m[1]["path"]))
             mag = magnitude_from_log(logmag)[..., :spec.shape[-1]]
             y = istft(mag * torch.exp(1j * spec.angle()), n_fft=st.n_fft, hop=st.hop,
                       length=len(x))
@@ -144,13 +146,15 @@ def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 1
               against: Sequence[str] = (), iters: int = 32, model_path: Path | None = None,
               diagnose: bool = False, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
     """Benchmark every file; returns the rows and a run summary (model load, peak memory)."""
-    from .codec import load_model
+    from .codec import default_model, load_model
     from .refcodecs import available
 
     files = find_audio(paths)
     t0 = time.perf_counter()
-    model = load_model(path=model_path) if model_path else load_model()
-    info: dict[str, Any] = {"model": model[1]["model_id"], "sha256": model[1]["sha256"][:12],
+    model = load_model(path=model_path) if model_path else None
+    used = [model] if model else [default_model(k) for k in bitrates]
+    info: dict[str, Any] = {"model": ", ".join(dict.fromkeys(m[1]["model_id"] for m in used)),
+                            "sha256": ", ".join(dict.fromkeys(m[1]["sha256"][:12] for m in used)),
                             "model_load_s": round(time.perf_counter() - t0, 3),
                             "files": len(files), "missing": []}
     have = available()

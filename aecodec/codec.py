@@ -40,6 +40,8 @@ LADDER = (3.0, 6.0, 12.0)
 """Named operating points in kbps; any value in [MIN_KBPS, MAX_KBPS] is accepted."""
 DEFAULT_KBPS = 6.0
 MIN_KBPS, MAX_KBPS = 0.5, 64.0
+DEFAULT_MODELS: tuple[tuple[float, str], ...] = ((math.inf, DEFAULT_MODEL_ID),)
+"""``(up to kbps, model id)``: which shipped model codes which bitrates by default."""
 STEP_MIN, STEP_MAX = 0.08, 2.0
 """Quantizer steps rate control may choose: the range the decoder was trained on."""
 MAX_SECONDS = 24 * 3600
@@ -84,6 +86,14 @@ def load_model(model_id: str = DEFAULT_MODEL_ID, sha_prefix: str = "", *,
     if sha_prefix and not meta["sha256"].startswith(sha_prefix):
         raise ModelError(f"model {model_id}: weights sha256 {meta['sha256'][:12]} != {sha_prefix}")
     return model, meta
+
+
+def default_model(kbps: float) -> Model:
+    """The shipped model for a target bitrate (see ``DEFAULT_MODELS``)."""
+    for limit, model_id in DEFAULT_MODELS:
+        if kbps <= limit:
+            return load_model(model_id)
+    return load_model(DEFAULT_MODELS[-1][1])
 
 
 def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool) -> dict[str, Any]:
@@ -149,7 +159,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     """
     if not MIN_KBPS <= kbps <= MAX_KBPS:
         raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
-    model = model or load_model()
+    model = model or default_model(kbps)
     net = model[0]
     stereo = channels == 2 and not mono
     meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo)

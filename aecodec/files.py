@@ -25,10 +25,10 @@ def encode_file(src: Path, dst: Path, *, kbps: float = 6.0, mono: bool = False,
                 model_path: Path | None = None, force: bool = False) -> dict[str, Any]:
     """Encode ``src`` audio to ``dst`` (.aec) chunk by chunk; returns sizes and timings."""
     from .audio import iter_blocks, open_audio
-    from .codec import encode_blocks, load_model
+    from .codec import default_model, encode_blocks, load_model
     from .output import atomic_output, check_output
     check_output(dst, force=force, inputs=(src,))
-    model = load_model(path=model_path) if model_path else load_model()
+    model = load_model(path=model_path) if model_path else default_model(kbps)
     t0 = time.perf_counter()
     with open_audio(src) as f, atomic_output(dst, force=force, inputs=(src,)) as out:
         rate, frames = int(f.samplerate), int(f.frames)
