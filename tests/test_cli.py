@@ -127,9 +127,9 @@ def test_unwritable_outputs(music_wav: Path, tmp_path: Path,
     assert rc == 5 and "does not exist" in err
     ro = tmp_path / "ro"
     ro.mkdir()
-    import aecodec.output as output
+    from aecodec import output
     real_access = output.os.access
-    # root may write anywhere, so make the folder read-only in the one way that root respects
+    # root may write anywhere: make the folder read-only as the code under test sees it
     monkeypatch.setattr(output.os, "access",
                         lambda p, mode: False if Path(p) == ro else real_access(p, mode))
     rc, _, err = run("encode", music_wav, ro / "o.aec")
