@@ -44,8 +44,9 @@ DEFAULT_CLASSIFIER_ID = "aecodec-genres"
 @dataclass(frozen=True)
 class HeadConfig:
     """Head settings. Defaults: 64 latent channels in, 96 hidden, segments of 64 latent frames
-    (2.97 s) every 32, dropout 0.2; a latent frame is silent when its mean squared distance to
-    the codec's latent of digital silence is below ``silence_threshold``."""
+    (2.97 s) every 32, dropout 0.2. A latent frame is silent when its mean squared distance to
+    the codec's latent of digital silence is below ``silence_threshold`` (training sets it to
+    2 % of the training latents' mean channel variance)."""
 
     channels: int = 64
     hidden: int = 96

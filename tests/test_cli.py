@@ -157,7 +157,7 @@ def test_ctrl_c_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     real = codec.chunk_payload
     calls = []
 
-    def interrupted(*args: object, **kwargs: object) -> bytes:
+    def interrupted(*args: object, **kwargs: object) -> tuple[bytes, float]:
         calls.append(1)
         if len(calls) == 2:  # after the first chunk was written to the temp file
             raise KeyboardInterrupt
