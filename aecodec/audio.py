@@ -14,7 +14,6 @@ from typing import IO, BinaryIO
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from .errors import InputError
 
@@ -145,6 +144,7 @@ def resample(x: np.ndarray, *, orig_rate: int, new_rate: int) -> np.ndarray:
     """
     if orig_rate == new_rate:
         return x.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly  # slow to import: only when resampling
     ratio = Fraction(new_rate, orig_rate)
     y = resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
     return np.asarray(y, dtype=np.float32)

@@ -44,7 +44,7 @@ def _kbps(value: str) -> float:
         v = float(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a number of kbps") from None
-    from .codec import MAX_KBPS, MIN_KBPS
+    from .meta import MAX_KBPS, MIN_KBPS
     if not MIN_KBPS <= v <= MAX_KBPS:
         raise click.BadParameter(f"{v:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
     return v
@@ -196,7 +196,7 @@ def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None, s
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 def info(input: Path, as_json: bool) -> None:
     """Show what an .aec file holds and its actual bitrate."""
-    from .codec import read_meta
+    from .meta import read_meta
     meta, index = read_meta(input)
     size = input.stat().st_size
     seconds = meta["length"] / meta["rate"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,9 +21,18 @@ import numpy as np
 import torch
 
 from . import container
-from .audio import MAX_CHANNELS, MAX_RATE, MIN_RATE, Audio
+from .audio import Audio
 from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights
 from .errors import AecError, CorruptChunkError, FormatError, ModelError
+from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
+    CODEC_NAME,
+    MAX_KBPS,
+    MAX_SECONDS,
+    MIN_KBPS,
+    model_rate_length,
+    read_meta,
+    validate_meta,
+)
 from .model import Autoencoder
 from .payload import ILD, LATENT, encode_stream, pack_payload, unpack_payload
 from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM
@@ -33,19 +41,15 @@ from .resampler import StreamResampler
 from .stereo import BANDS, ILD_STEP_DB
 from .stream import ChunkDecoder, ChunkEncoder, ChunkLatent, ChunkSymbols, Layout
 
-CODEC_NAME = "aecodec"
 CHUNK_FRAMES = 128
 """Latent frames per container chunk (128 x 4 x 256 / 22050 Hz = 5.94 s)."""
 LADDER = (3.0, 6.0, 12.0)
 """Named operating points in kbps; any value in [MIN_KBPS, MAX_KBPS] is accepted."""
 DEFAULT_KBPS = 6.0
-MIN_KBPS, MAX_KBPS = 0.5, 64.0
 DEFAULT_MODELS: tuple[tuple[float, str], ...] = ((math.inf, DEFAULT_MODEL_ID),)
 """``(up to kbps, model id)``: which shipped model codes which bitrates by default."""
 STEP_MIN, STEP_MAX = 0.08, 2.0
 """Quantizer steps rate control may choose: the range the decoder was trained on."""
-MAX_SECONDS = 24 * 3600
-"""Longest input accepted (metadata validation refuses forged lengths beyond it)."""
 RATE_SEARCH_ITERS = 10
 
 
@@ -220,52 +224,6 @@ def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | Non
     return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])
 
 
-def validate_meta(meta: dict[str, Any], *, name: str) -> None:
-    """Refuse forged or foreign metadata before trusting any field of it."""
-    def bad(what: str) -> FormatError:
-        return FormatError(f"{name}: invalid metadata ({what})")
-
-    if meta.get("codec") != CODEC_NAME:
-        raise bad(f"codec {meta.get('codec')!r} is not {CODEC_NAME!r}")
-    ints = {"rate": (MIN_RATE, MAX_RATE), "channels": (1, MAX_CHANNELS),
-            "length": (1, MAX_RATE * MAX_SECONDS), "model_rate": (MIN_RATE, MAX_RATE),
-            "n_fft": (16, 16384), "hop": (1, 8192), "frames": (1, 10**9),
-            "chunk_frames": (1, 1 << 16)}
-    for key, (lo, hi) in ints.items():
-        v = meta.get(key)
-        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            raise bad(f"{key}={v!r} not an integer in {lo}..{hi}")
-    lat = meta.get("latent")
-    if (not isinstance(lat, list) or len(lat) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in lat)
-            or not 1 <= lat[0] <= 4096 or not 1 <= lat[1] <= meta["frames"]):
-        raise bad(f"latent shape {lat!r}")
-    if meta["frames"] != model_rate_length(meta) // meta["hop"] + 1:
-        raise bad(f"frames={meta['frames']} does not match length={meta['length']}")
-    if meta["length"] / meta["rate"] > MAX_SECONDS:
-        raise bad(f"duration {meta['length'] / meta['rate']:.0f} s exceeds {MAX_SECONDS} s")
-    quant = meta.get("quant")
-    if not isinstance(quant, dict) or quant.get("dtype") != "int8":
-        raise bad(f"quantizer {quant!r}")
-    if meta.get("coder") != "zstd":
-        raise bad(f"coder {meta.get('coder')!r}")
-    stereo = meta.get("stereo")
-    if stereo not in ("none", "ild") or (stereo == "ild" and (
-            meta["channels"] != 2 or meta.get("ild") != {"bands": BANDS, "step_db": ILD_STEP_DB})):
-        raise bad(f"stereo {stereo!r} with ild {meta.get('ild')!r}")
-    mod = meta.get("model")
-    if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)
-            or not isinstance(mod.get("sha256"), str)
-            or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", mod["id"]) or ".." in mod["id"]
-            or not re.fullmatch(r"[0-9a-f]{12,64}", mod["sha256"])):
-        raise bad(f"model {mod!r}")
-
-
-def model_rate_length(meta: dict[str, Any]) -> int:
-    """Samples of the mono signal at the model rate (what the resampler produces)."""
-    return math.ceil(meta["length"] * meta["model_rate"] / meta["rate"])
-
-
 def model_for(meta: dict[str, Any], *, name: str, model_path: Path | None = None) -> Autoencoder:
     """The model a validated file names, checked against the file's settings."""
     net, mmeta = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
@@ -407,19 +365,6 @@ def decode_logmag(data: bytes, *, name: str = "<stream>",
     with torch.inference_mode():
         return net.decode(torch.from_numpy(latent)[None], step=torch.from_numpy(steps)[None, None],
                           frames=aec.meta["frames"])
-
-
-def read_meta(path: Path) -> tuple[dict[str, Any], list[container.ChunkIndex]]:
-    """Validated metadata and chunk index of a ``.aec`` file (payload CRCs not checked)."""
-    name = str(path)
-    if not path.exists():
-        raise FormatError(f"{name}: no such file")
-    if path.is_dir():
-        raise FormatError(f"{name}: is a directory, not an .aec file")
-    with open(path, "rb") as f:
-        meta, index = container.scan_chunks(f, name=name)
-    validate_meta(meta, name=name)
-    return meta, index
 
 
 def read_file(path: Path, *, ignore_errors: bool = False) -> container.AecFile:

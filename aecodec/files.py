@@ -25,15 +25,17 @@ def encode_file(src: Path, dst: Path, *, kbps: float = 6.0, mono: bool = False,
                 model_path: Path | None = None, force: bool = False) -> dict[str, Any]:
     """Encode ``src`` audio to ``dst`` (.aec) chunk by chunk; returns sizes and timings."""
     from .audio import iter_blocks, open_audio
-    from .codec import default_model, encode_blocks, load_model
     from .output import atomic_output, check_output
     check_output(dst, force=force, inputs=(src,))
-    model = load_model(path=model_path) if model_path else default_model(kbps)
-    t0 = time.perf_counter()
-    with open_audio(src) as f, atomic_output(dst, force=force, inputs=(src,)) as out:
+    with open_audio(src) as f:  # bad input is refused before torch is even imported
+        from .codec import default_model, encode_blocks, load_model
+        model = load_model(path=model_path) if model_path else default_model(kbps)
+        t0 = time.perf_counter()
         rate, frames = int(f.samplerate), int(f.frames)
-        size = encode_blocks(iter_blocks(f, name=str(src)), out, rate=rate, channels=f.channels,
-                             length=frames, kbps=kbps, model=model, mono=mono)
+        with atomic_output(dst, force=force, inputs=(src,)) as out:
+            size = encode_blocks(iter_blocks(f, name=str(src)), out, rate=rate,
+                                 channels=f.channels, length=frames, kbps=kbps, model=model,
+                                 mono=mono)
     seconds = frames / rate
     return {"input": str(src), "output": str(dst), "bytes": size, "seconds": seconds,
             "kbps": size * 8 / seconds / 1000, "wall_s": time.perf_counter() - t0}
@@ -46,10 +48,11 @@ def decode_file(src: Path, dst: Path, *, rate: int | None = None, subtype: str =
     """Decode ``src`` (.aec) to a WAV ``dst`` chunk by chunk; returns what was written."""
     import soundfile as sf
 
-    from .codec import decode_to, read_meta
+    from .meta import read_meta
     from .output import atomic_output, check_output
     check_output(dst, force=force, inputs=(src,))
-    meta, _ = read_meta(src)
+    meta, _ = read_meta(src)  # a foreign or damaged file is refused before torch is imported
+    from .codec import decode_to
     out_rate = rate or meta["rate"]
     channels = 2 if meta.get("stereo") == "ild" else meta["channels"]
     if start * meta["rate"] >= meta["length"]:

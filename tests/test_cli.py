@@ -222,3 +222,17 @@ def test_encode_file_is_importable_and_stateless(music_wav: Path, tmp_path: Path
     assert r["bytes"] == (tmp_path / "x.aec").stat().st_size and abs(r["kbps"] - 6) < 0.6
     d = decode_file(tmp_path / "x.aec", tmp_path / "x.wav", iters=1, start=1.0, duration=1.0)
     assert d["frames"] == 44100 and sf.info(tmp_path / "x.wav").frames == 44100
+
+
+@pytest.mark.parametrize("args", [
+    ["encode", "/nonexistent/in.wav", "/tmp/never.aec"],
+    ["decode", "/nonexistent/in.aec", "/tmp/never.wav"],
+    ["info", "/nonexistent/in.aec"],
+    ["encode", "/nonexistent/in.wav", "-b", "abc"],
+])
+def test_error_paths_do_not_import_torch(args: list[str]) -> None:
+    code = ("import sys; from click.testing import CliRunner; from aecodec.cli import main; "
+            f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code in (2, 3, 4), r.output; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
