@@ -36,11 +36,11 @@ class _Frames:
     def _ola(self, frames: torch.Tensor) -> torch.Tensor:
         """Overlap-add ``[B, T, n_fft]`` at stride ``hop`` -> ``[B, (T - 1) * hop + n_fft]``."""
         b, t, _ = frames.shape
-        out = frames.new_zeros(b, (t + self.overlap - 1) * self.hop)
+        out = frames.new_zeros(b, t + self.overlap - 1, self.hop)
         parts = frames.reshape(b, t, self.overlap, self.hop)
         for k in range(self.overlap):
-            out[:, k * self.hop:(k + t) * self.hop] += parts[:, :, k].reshape(b, -1)
-        return out
+            out[:, k:k + t] += parts[:, :, k]
+        return out.reshape(b, -1)
 
     def istft(self, spec: torch.Tensor) -> torch.Tensor:
         """``[B, T, bins]`` complex -> ``[B, length]`` (``torch.istft(center=True)``)."""
@@ -116,7 +116,7 @@ def griffin_lim(magnitude: torch.Tensor, *, n_fft: int, hop: int, length: int,
     scale = momentum / (1.0 + momentum)
     for _ in range(iters):
         rebuilt = fr.stft(fr.istft(mag * angles))
-        angles = _unit(rebuilt - scale * prev if momentum else rebuilt)
+        angles = _unit(torch.sub(rebuilt, prev, alpha=scale) if momentum else rebuilt)
         if fix is not None:
             angles[:, :fix.shape[1]] = _unit(fix)
         prev = rebuilt
