@@ -39,6 +39,9 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
       aecodec classify song.wav
       aecodec classify *.aec --json
     """
+    if len(inputs) == 1 and not inputs[0].is_file():  # before torch and the models load
+        what = "is a directory" if inputs[0].is_dir() else "no such file"
+        raise InputError(f"{inputs[0]}: {what}")
     from .classify import file_latent, find_classifier, load_classifier, segment_probs
     head, meta = load_classifier(find_classifier(model))
     results: list[dict[str, Any]] = []

@@ -3,6 +3,7 @@
 
     python scripts/eval_classifier.py [--data /work/data/genres/tracks.csv] [--model PATH]
         [--png docs/classification-confusion.png] [--json runs/classify-eval.json]
+        [--doc docs/classification.md]
 
 1. Split by track: the classifier's own held-out tracks (stored in the model file): track-level
    (vote over segments) and segment-level accuracy, per-class precision/recall, confusion
@@ -13,12 +14,14 @@
    ``aecodec.codec.encode_audio``, read back as bytes, classified from its dequantized latent.
 
 Single-threaded (``torch.set_num_threads(1)``). With ``--cache DIR`` the latents are kept in
-``DIR/genre-latents-<codec sha12>.pt``, so a different codec model never reuses them.
+``DIR/genre-latents-<codec sha12>-<hash of the files' names, sizes, mtimes>.pt``, so a
+different codec model or changed data never reuses them.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -46,6 +49,7 @@ from aecodec.classify_train import (
 )
 from aecodec.codec import decode_latent, encode_audio, load_model
 from aecodec.container import unpack
+from aecodec.errors import InputError
 
 
 def log(msg: str) -> None:
@@ -95,6 +99,65 @@ def plot_confusion(m: np.ndarray, labels: list[str], path: Path, title: str) -> 
     plt.close(fig)
 
 
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def markdown(r: dict) -> str:
+    """The results section of docs/classification.md."""
+    labels, sp = r["labels"], r["split"]
+    out = [(f"Classifier `{Path(r['model']).name}` on codec `{r['codec']['id']}` "
+           f"(sha256 `{r['codec']['sha256'][:12]}`); data `{r['data']}`."), "",
+           "**Split by track** (the shipped model, on the held-out tracks stored in it):", "",
+           "| held-out tracks | track accuracy (vote) | segment accuracy (one 2.97-s segment) |",
+           "|---|---|---|",
+           f"| {sp['tracks']} | {sp['accuracy']:.3f} | {sp['segment_accuracy']:.3f} |"]
+    for rep in r["split_repeats"]:
+        out.append(f"| {sp['tracks']} (other split, seed {rep['seed']}) | {rep['accuracy']:.3f} "
+                   f"| {rep['segment_accuracy']:.3f} |")
+    accs = [sp["accuracy"]] + [x["accuracy"] for x in r["split_repeats"]]
+    segs = [sp["segment_accuracy"]] + [x["segment_accuracy"] for x in r["split_repeats"]]
+    out += [f"| mean of {len(accs)} splits | {np.mean(accs):.3f} | {np.mean(segs):.3f} |", "",
+            ("Per class, shipped model on its held-out tracks (confusion matrix: "
+            "[classification-confusion.png](classification-confusion.png); rows true, "
+            "columns predicted):"), "",
+            "| class | precision | recall | " + " | ".join(labels) + " |",
+            "|---|---|---|" + "---|" * len(labels)]
+    for k, lab in enumerate(labels):
+        row = " | ".join(str(v) for v in sp["confusion"][k])
+        out.append(f"| {lab} | {sp['precision'][lab]:.2f} | {sp['recall'][lab]:.2f} | {row} |")
+    if sp["errors"]:
+        out += ["", "Misclassified held-out tracks: " + "; ".join(
+            f"`{Path(n).name}` ({t} -> {p})" for n, t, p in sp["errors"]) + "."]
+    out += ["", ("**Leave one source out** (train on every other track, test on the left-out "
+            "source's tracks):"), "",
+            ("| label | left-out source | tracks | track accuracy | segment accuracy | "
+            "predicted as |"), "|---|---|---|---|---|---|"]
+    for x in r["leave_one_source_out"]:
+        pred = ", ".join(f"{k} {v}" for k, v in x["predicted"].items() if v)
+        out.append(f"| {x['label']} | {x['source']} | {x['tracks']} | {x['accuracy']:.3f} | "
+                   f"{x['segment_accuracy']:.3f} | {pred} |")
+    out += ["", ("**Audio vs `.aec`** (each file encoded with `encode_audio`, classified from "
+            "its dequantized latent, compared with classifying the audio):"), "",
+            ("| files | kbps asked | actual kbps | agreement | accuracy (.aec) | "
+            "accuracy (audio) |"), "|---|---|---|---|---|---|"]
+    for what, rows in r["aec_agreement"].items():
+        for kbps, x in rows.items():
+            out.append(f"| {x['files']} {what} | {kbps} | {x['actual_kbps']:.2f} | "
+                       f"{x['agreement']:.3f} | {x['accuracy_aec']:.3f} | "
+                       f"{x['accuracy_audio']:.3f} |")
+    out += ["", f"Evaluation took {r['seconds'] / 60:.1f} min on one CPU thread."]
+    return "\n".join(out)
+
+
+def update_doc(doc: Path, report: dict) -> None:
+    """Replace the text between the results markers of ``doc``."""
+    text = doc.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{doc}: lacks the {BEGIN} ... {END} markers")
+    before, rest = text.split(BEGIN, 1)
+    doc.write_text(f"{before}{BEGIN}\n{markdown(report)}\n{END}{rest.split(END, 1)[1]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("/work/data/genres/tracks.csv"))
@@ -104,14 +167,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=4, help="extra random track splits")
     ap.add_argument("--kbps", default="3,6,12")
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--doc", type=Path, default=None,
+                    help="rewrite the results section of this markdown file "
+                         "(docs/classification.md)")
+    ap.add_argument("--render", type=Path, default=None,
+                    help="only rewrite --doc from a JSON report written earlier by --json")
     args = ap.parse_args(argv)
+    if args.render:
+        if not args.doc:
+            ap.error("--render needs --doc")
+        update_doc(args.doc, json.loads(args.render.read_text()))
+        return 0
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     head, meta = load_classifier(find_classifier(args.model))
     codec = load_model(meta["codec"]["id"], meta["codec"]["sha256"][:12])
     info, labels, cfg = meta["info"], head.labels, head.cfg
     tracks: list[Track] = find_dataset(args.data)
-    cache = args.cache / f"genre-latents-{codec[1]['sha256'][:12]}.pt" if args.cache else None
+    stamp = hashlib.sha256(repr([(str(t.path), t.path.stat().st_size, t.path.stat().st_mtime)
+                                 for t in tracks]).encode()).hexdigest()[:8]
+    cache = (args.cache / f"genre-latents-{codec[1]['sha256'][:12]}-{stamp}.pt"
+             if args.cache else None)
     if cache is not None and cache.exists():
         stored = torch.load(cache, weights_only=True)
         latents = [stored[str(t.path)] for t in tracks]
@@ -201,8 +277,16 @@ def main(argv: list[str] | None = None) -> int:
             "30-s clips of all tracks": [(i, clip(i)) for i in range(len(tracks))]}
     agree: dict[str, dict[str, dict[str, float]]] = {}
     for what, items in sets.items():
-        wav = [int(segment_probs(head, audio_latent(a, codec[0]), name=names[i]).mean(0).argmax())
-               for i, a in items]
+        wav, kept = [], []
+        for i, a in items:
+            try:
+                probs = segment_probs(head, audio_latent(a, codec[0]), name=names[i])
+            except InputError as exc:  # e.g. a silent stretch in a clip
+                log(f"skipped: {exc}")
+                continue
+            wav.append(int(probs.mean(0).argmax()))
+            kept.append((i, a))
+        items = kept
         agree[what] = {}
         for kbps in [float(k) for k in args.kbps.split(",")]:
             res = [classify_aec(a, kbps, names[i]) for i, a in items]
@@ -221,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     print(text)
+    if args.doc:
+        update_doc(args.doc, report)
     return 0
 
 

@@ -8,7 +8,8 @@ SRC_DIR holds one extracted Debian package per folder (``scripts/fetch_data.sh D
 Every whole track becomes ``OUT_DIR/<label>/<package>__<track>.wav`` (mono, 22050 Hz, 16-bit):
 Frets on Fire songs are ``song.ogg`` mixed with their ``guitar.ogg``/``rhythm.ogg`` stems,
 tracker modules (``.it .s3m .mod .xm``) are rendered with ffmpeg (libopenmpt) under a timeout.
-Tracks shorter than 30 s (jingles, sound effects) and near-silent tracks are skipped.
+Leading and trailing silence is trimmed; tracks then shorter than 30 s (jingles, sound
+effects) and near-silent tracks are skipped.
 ``OUT_DIR/tracks.csv`` lists ``path,label,source,seconds`` (``source`` = the package, for
 leave-one-source-out evaluation); ``aecodec train-classifier OUT_DIR/tracks.csv`` reads it.
 Deterministic: tracks are processed in sorted order and existing WAVs are rebuilt.
@@ -31,7 +32,8 @@ from aecodec.audio import mixdown, resample, write_wav
 
 RATE = 22050
 MIN_TRACK_S = 30.0
-SILENT_RMS = 10 ** (-50 / 20)  # -50 dBFS
+SILENT_RMS = 10 ** (-50 / 20)  # -50 dBFS over the whole track
+TRIM_RMS = 10 ** (-60 / 20)  # -60 dBFS in a 93-ms window
 RENDER_TIMEOUT_S = 60
 STEMS = ("guitar.ogg", "rhythm.ogg")
 TRACKER_SUFFIXES = (".it", ".s3m", ".mod", ".xm")
@@ -85,6 +87,19 @@ def load_track(path: Path, tmp: Path) -> np.ndarray | None:
     return x / peak * 0.95 if peak > 1.0 else x
 
 
+def trim_silence(x: np.ndarray, *, window: int = 2048) -> np.ndarray:
+    """Drop leading and trailing stretches quieter than -60 dBFS (tracker modules often render
+    a minute of digital silence after their last pattern)."""
+    n = len(x) // window
+    if n == 0:
+        return x
+    rms = np.sqrt(np.mean(x[: n * window].astype(np.float64).reshape(n, window) ** 2, axis=1))
+    loud = np.nonzero(rms > TRIM_RMS)[0]
+    if loud.size == 0:
+        return x[:0]
+    return x[loud[0] * window: (loud[-1] + 1) * window]
+
+
 def track_name(path: Path) -> str:
     # Frets on Fire keeps every song as <song>/song.ogg: name it by its folder
     return path.parent.name if path.stem == "song" else path.stem
@@ -107,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 x = load_track(path, Path(tmp))
                 if x is None:
                     continue
+                x = trim_silence(x)
                 seconds = len(x) / RATE
                 if seconds < MIN_TRACK_S:
                     print(f"skip {path}: {seconds:.1f} s < {MIN_TRACK_S:.0f} s", file=sys.stderr)
