@@ -26,6 +26,7 @@ from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights
 from .errors import AecError, CorruptChunkError, FormatError, ModelError
 from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
     CODEC_NAME,
+    ILD_META,
     MAX_KBPS,
     MAX_SECONDS,
     MIN_KBPS,
@@ -38,7 +39,7 @@ from .payload import ILD, LATENT, encode_stream, pack_payload, unpack_payload
 from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM
 from .quantize import quantize
 from .resampler import StreamResampler
-from .stereo import BANDS, ILD_STEP_DB
+from .stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
 from .stream import ChunkDecoder, ChunkEncoder, ChunkLatent, ChunkSymbols, Layout
 
 CHUNK_FRAMES = 128
@@ -115,7 +116,7 @@ def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bo
     }
     if stereo:
         meta["stereo"] = "ild"
-        meta["ild"] = {"bands": BANDS, "step_db": ILD_STEP_DB}
+        meta["ild"] = dict(ILD_META)
     return meta
 
 
@@ -243,11 +244,12 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
     width = -(-(f1 - f0) // lay.down)
     channels = meta["latent"][0]
     stereo = meta["stereo"] == "ild"
+    ild_width = -(-(f1 - f0) // ILD_FRAMES)
     if payload is None:
         return ChunkSymbols(k, np.full((channels, width), 0, np.float32), STEP_MAX,
-                            np.zeros((BANDS, width), np.int8) if stereo else None)
-    rows = {LATENT: channels, **({ILD: BANDS} if stereo else {})}
-    streams = unpack_payload(payload, rows=rows, width=width,
+                            np.zeros((BANDS, ild_width), np.int8) if stereo else None)
+    shapes = {LATENT: (channels, width), **({ILD: (BANDS, ild_width)} if stereo else {})}
+    streams = unpack_payload(payload, shapes=shapes,
                              name=f"{name}: chunk {k + 1} of {lay.chunks}")
     step, symbols = streams[LATENT]
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,

@@ -14,10 +14,11 @@ from typing import Any
 from . import container
 from .audio import MAX_CHANNELS, MAX_RATE, MIN_RATE
 from .errors import FormatError
-from .stereo import BANDS, ILD_STEP_DB
+from .stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
 
 CODEC_NAME = "aecodec"
 MIN_KBPS, MAX_KBPS = 0.5, 64.0
+ILD_META = {"bands": BANDS, "frames": ILD_FRAMES, "step_db": ILD_STEP_DB}
 """Bitrates ``encode -b`` accepts."""
 MAX_SECONDS = 24 * 3600
 """Longest input accepted (metadata validation refuses forged lengths beyond it)."""
@@ -54,7 +55,7 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
         raise bad(f"coder {meta.get('coder')!r}")
     stereo = meta.get("stereo")
     if stereo not in ("none", "ild") or (stereo == "ild" and (
-            meta["channels"] != 2 or meta.get("ild") != {"bands": BANDS, "step_db": ILD_STEP_DB})):
+            meta["channels"] != 2 or meta.get("ild") != ILD_META)):
         raise bad(f"stereo {stereo!r} with ild {meta.get('ild')!r}")
     mod = meta.get("model")
     if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)

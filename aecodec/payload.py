@@ -6,8 +6,8 @@ Layout (all little-endian)::
     S x { u8 kind, f32 step, u32 n, n bytes: one zstd frame of int8 symbols [rows, width] }
 
 ``kind`` 0 is the autoencoder latent (``rows`` = latent channels, ``step`` = quantizer step),
-kind 1 the stereo ILD (``rows`` = ILD bands, ``step`` = dB per symbol). ``width`` (latent frames
-in the chunk) is implied by the metadata.
+kind 1 the stereo ILD (``rows`` = ILD bands, ``step`` = dB per symbol). The shape of every
+stream (``rows x width``) is implied by the metadata.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ def pack_payload(streams: list[tuple[int, float, bytes]]) -> bytes:
     return b"".join(out)
 
 
-def unpack_payload(payload: bytes, *, rows: dict[int, int], width: int,
+def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]],
                    name: str) -> dict[int, tuple[float, np.ndarray]]:
-    """Payload -> ``{kind: (step, symbols [rows[kind], width] int8)}``; every kind in
-    ``rows`` must be present exactly once, nothing else, no trailing bytes."""
+    """Payload -> ``{kind: (step, symbols int8 shaped shapes[kind])}``; every kind in
+    ``shapes`` must be present exactly once, nothing else, no trailing bytes."""
     if not payload:
         raise FormatError(f"{name}: empty payload")
     count, pos, found = payload[0], 1, {}
@@ -44,17 +44,18 @@ def unpack_payload(payload: bytes, *, rows: dict[int, int], width: int,
             raise FormatError(f"{name}: payload truncated (stream header)")
         kind, step, n = _STREAM.unpack_from(payload, pos)
         pos += _STREAM.size
-        if kind not in rows or kind in found:
+        if kind not in shapes or kind in found:
             raise FormatError(f"{name}: unexpected stream kind {kind}")
         if not (math.isfinite(step) and 0 < step < 1e6):
             raise FormatError(f"{name}: invalid quantizer step {step!r}")
         if pos + n > len(payload):
             raise FormatError(f"{name}: payload truncated (stream of {n} bytes)")
-        found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows[kind],
+        rows, width = shapes[kind]
+        found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows,
                                                    frames=width, name=name))
         pos += n
-    if pos != len(payload) or set(found) != set(rows):
-        raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected {sorted(rows)}")
+    if pos != len(payload) or set(found) != set(shapes):
+        raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected {sorted(shapes)}")
     return found
 
 

@@ -2,7 +2,7 @@
 
 A magnitude-only codec cannot keep the phase relation of two independently coded channels, so
 stereo is coded as the mid signal ``(L + R) / 2`` (through the autoencoder) plus the level
-difference ``ILD = 10 log10(E_L / E_R)`` in ``BANDS`` frequency bands per latent frame,
+difference ``ILD = 10 log10(E_L / E_R)`` in ``BANDS`` frequency bands every ``ILD_FRAMES`` STFT frames,
 quantized to ``ILD_STEP_DB`` steps. The decoder shares the mid signal's phase between both
 channels and scales its magnitude per band: a stable, coherent stereo image for a fraction of a
 kbps (measured in docs/benchmarks.md).
@@ -15,6 +15,8 @@ import numpy as np
 BANDS = 16
 """Number of ILD bands (edges log-spaced from 200 Hz; band 0 covers everything below)."""
 ILD_STEP_DB = 2.0
+ILD_FRAMES = 8
+"""STFT frames per ILD value (93 ms at 22050/256): twice the latent frame, half its bits."""
 ILD_MAX_SYMBOL = 12
 """Symbols are clamped to +-12, i.e. +-24 dB."""
 

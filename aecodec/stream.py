@@ -18,7 +18,7 @@ import torch
 
 from .model import Autoencoder
 from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM, griffin_lim
-from .stereo import channel_gains, ild_symbols
+from .stereo import ILD_FRAMES, channel_gains, ild_symbols
 from .stft import istft, log_magnitude, magnitude_from_log, stft
 
 CTX_FRAMES = 64
@@ -65,7 +65,7 @@ class Layout:
 @dataclass(frozen=True)
 class ChunkLatent:
     latent: np.ndarray  # float32 [C, W]
-    ild: np.ndarray | None  # int8 [bands, W] for parametric stereo
+    ild: np.ndarray | None  # int8 [bands, ceil(frames / ILD_FRAMES)] for parametric stereo
 
 
 class ChunkEncoder:
@@ -113,7 +113,7 @@ class ChunkEncoder:
                 spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop).abs().numpy()
                 e0 = f0 - s0 // lay.hop
                 ild = ild_symbols(spec[0, :, e0:e0 + f1 - f0], spec[1, :, e0:e0 + f1 - f0],
-                                  rate=st.rate, down=lay.down)
+                                  rate=st.rate, down=ILD_FRAMES)
         return ChunkLatent(latent[0, :, first:first + width].numpy(), ild)
 
 
@@ -196,7 +196,7 @@ class ChunkDecoder:
         self._prev = (f1 - GL_LEFT, spec[:, f1 - GL_LEFT - g0:f1 - g0].clone())
         if self.stereo and target.ild is not None:
             gl, gr = channel_gains(target.ild, bins=mag.shape[0], frames=f1 - f0, rate=st.rate,
-                                   down=lay.down)
+                                   down=ILD_FRAMES)
             gains = [np.pad(g, ((0, 0), (f0 - g0, g1 - f1)), mode="edge") for g in (gl, gr)]
             chans = [istft(spec[None] * torch.from_numpy(g)[None], n_fft=st.n_fft, hop=st.hop,
                            length=length)[0] for g in gains]
