@@ -75,7 +75,7 @@ def loss_terms(model: torch.nn.Module, audio: torch.Tensor, *, step: torch.Tenso
     terms = {"loss": l1 + loud + lam * kbps, "l1": l1, "loud": loud, "kbps": kbps}
     if mel > 0:
         fb = mel_matrix(rate=st.rate, n_fft=st.n_fft)
-        power = (torch.exp(2 * recon), torch.exp(2 * target))
+        power = (torch.exp(2 * recon.clamp(max=10.0)), torch.exp(2 * target))
         m_hat, m_ref = (torch.log(torch.einsum("mf,bft->bmt", fb, p) + 1e-5) for p in power)
         terms["mel"] = (m_hat - m_ref).abs().mean()
         terms["loss"] = terms["loss"] + mel * terms["mel"]
@@ -139,6 +139,7 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
     budget = minutes * 60
     t0 = time.time() - elapsed
     avg: dict[str, float] = {}
+    skipped = 0
 
     def snapshot() -> dict[str, object]:
         return {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
@@ -159,7 +160,12 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
                            step=torch.from_numpy(np.exp(log_step)).float().to(device))
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if not (torch.isfinite(terms["loss"]) and torch.isfinite(norm)):
+            skipped += 1  # a non-finite batch never reaches the weights
+            if skipped > 100:
+                raise RuntimeError(f"training diverged: {skipped} non-finite batches")
+            continue
         opt.step()
         step += 1
         for k, v in terms.items():
