@@ -125,9 +125,15 @@ def layout_of(meta: dict[str, Any], net: Autoencoder) -> Layout:
                   down=net.cfg.down, chunk_frames=meta["chunk_frames"])
 
 
-def chunk_payload(cl: ChunkLatent, *, target_bytes: float,
-                  start_step: float | None = None) -> tuple[bytes, float]:
-    """Quantize one chunk at the finest step (within ``STEP_MIN..STEP_MAX``) whose payload fits
+def step_range(model: Model) -> tuple[float, float]:
+    """Quantizer steps the model's decoder was trained on (``STEP_MIN..STEP_MAX`` if unknown)."""
+    train = model[1].get("info", {}).get("train", {})
+    return float(train.get("step_min", STEP_MIN)), float(train.get("step_max", STEP_MAX))
+
+
+def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | None = None,
+                  steps: tuple[float, float] = (STEP_MIN, STEP_MAX)) -> tuple[bytes, float]:
+    """Quantize one chunk at the finest step (within ``steps``) whose payload fits
     ``target_bytes``; the ILD stream, if any, is coded as is. Returns (payload, step).
 
     Bisection on log step, starting from ``start_step`` (the previous chunk's), stopping once the
@@ -141,7 +147,7 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float,
         symbols = quantize(latent, step=step)[0].numpy()
         return pack_payload([(LATENT, step, encode_stream(symbols)), *extra]), step
 
-    lo, hi = math.log(STEP_MIN), math.log(STEP_MAX)  # lo: finest step, hi: coarsest
+    lo, hi = math.log(steps[0]), math.log(steps[1])  # lo: finest step, hi: coarsest
     best: tuple[bytes, float] | None = None
     guess = math.log(start_step) if start_step else (lo + hi) / 2
     mid = min(max(guess, lo), hi)
@@ -157,7 +163,7 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float,
             break
         mid = (lo + hi) / 2
     if best is None:  # even the coarsest step is over the target
-        best = attempt(math.log(STEP_MAX))
+        best = attempt(math.log(steps[1]))
     return best
 
 
@@ -177,6 +183,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     stereo = channels == 2 and not mono
     meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo)
     lay = layout_of(meta, net)
+    steps = step_range(model)
     seconds = length / rate
     overhead = 12 + len(container.encode_meta(meta)) + 8 + 8 * lay.chunks
     budget = kbps * 1000 / 8 * seconds - overhead
@@ -190,7 +197,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
             f0, f1 = lay.core(done[0])
             share = (min(f1 * lay.hop, lay.samples) - f0 * lay.hop) / lay.samples
             payload, last_step[0] = chunk_payload(cl, target_bytes=budget * share,
-                                                  start_step=last_step[0] or None)
+                                                  start_step=last_step[0] or None, steps=steps)
             writer.write_chunk(payload)
             done[0] += 1
 
