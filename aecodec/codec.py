@@ -37,7 +37,7 @@ from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
 from .model import Autoencoder
 from .payload import ILD, LATENT, encode_stream, pack_payload, unpack_payload
 from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM
-from .quantize import quantize
+from .quantize import SYMBOL_MAX, quantize
 from .resampler import StreamResampler
 from .stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
 from .stream import ChunkDecoder, ChunkEncoder, ChunkLatent, ChunkSymbols, Layout
@@ -147,7 +147,10 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
         symbols = quantize(latent, step=step)[0].numpy()
         return pack_payload([(LATENT, step, encode_stream(symbols)), *extra]), step
 
-    lo, hi = math.log(steps[0]), math.log(steps[1])  # lo: finest step, hi: coarsest
+    # never finer than the step at which the largest value still fits an int8 symbol: clamped
+    # symbols cost quality (measured: l1 0.57 -> 1.24 on rock at step 0.08) and save nothing
+    finest = max(steps[0], float(np.abs(cl.latent).max()) / SYMBOL_MAX * 1.001)
+    lo, hi = math.log(min(finest, steps[1])), math.log(steps[1])  # lo: finest, hi: coarsest
     best: tuple[bytes, float] | None = None
     guess = math.log(start_step) if start_step else (lo + hi) / 2
     mid = min(max(guess, lo), hi)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from aecodec.audio import read_audio
-from aecodec.codec import decode_audio, encode_audio
+from aecodec.codec import decode_audio, encode_audio, load_model
 from aecodec.metrics import all_metrics
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -25,7 +25,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 def main() -> None:
     src = read_audio(DATA / "golden-source.wav")
-    enc = encode_audio(src, kbps=6.0)
+    enc = encode_audio(src, kbps=3.0, model=load_model("aecodec-v1"))
     data = enc.to_bytes()
     (DATA / "golden.aec").write_bytes(data)
     out, rate, _ = decode_audio(data)
