@@ -151,7 +151,8 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
             torch.distributed.all_reduce(stop, op=torch.distributed.ReduceOp.MAX)
         if stop.item():
             break
-        frac = min(1.0, (time.time() - t0) / budget)
+        # cosine schedule over the step budget when one is given (reproducible), else over time
+        frac = step / max_steps if max_steps else min(1.0, (time.time() - t0) / budget)
         for g in opt.param_groups:  # cosine decay to 5% over the time budget
             g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         audio = torch.from_numpy(sample_crops(pool, batch=cfg.batch, length=length, rng=rng))
