@@ -23,6 +23,8 @@ import torch
 from . import container
 from .audio import Audio
 from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights
+from .dctcodec import _HEADER as DCT_HEADER
+from .dctcodec import decode_dct, encode_dct
 from .errors import AecError, CorruptChunkError, FormatError, ModelError
 from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
     CODEC_NAME,
@@ -35,7 +37,7 @@ from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
     validate_meta,
 )
 from .model import Autoencoder
-from .payload import ILD, LATENT, encode_stream, pack_payload, unpack_payload
+from .payload import ILD, LATENT, RESIDUAL, encode_stream, pack_payload, unpack_payload
 from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM
 from .quantize import SYMBOL_MAX, quantize
 from .resampler import StreamResampler
@@ -52,6 +54,10 @@ DEFAULT_MODELS: tuple[tuple[float, str], ...] = ((math.inf, DEFAULT_MODEL_ID),)
 STEP_MIN, STEP_MAX = 0.08, 2.0
 """Quantizer steps rate control may choose: the range the decoder was trained on."""
 RATE_SEARCH_ITERS = 10
+BASE_KBPS = 1.5
+"""Bits a chunk's latent may take before the rest go to the DCT-coded residual layer: the
+v1 latent's quality is flat above ~2 kbps (l1 0.6420 at 2.0 kbps vs 0.6446 at 3.4 kbps)."""
+MIN_RESIDUAL_BYTES = 48
 
 
 @dataclass(frozen=True)
@@ -131,48 +137,86 @@ def step_range(model: Model) -> tuple[float, float]:
     return float(train.get("step_min", STEP_MIN)), float(train.get("step_max", STEP_MAX))
 
 
-def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | None = None,
-                  steps: tuple[float, float] = (STEP_MIN, STEP_MAX)) -> tuple[bytes, float]:
-    """Quantize one chunk at the finest step (within ``steps``) whose payload fits
-    ``target_bytes``; the ILD stream, if any, is coded as is. Returns (payload, step).
+def _base_logmag(cl: ChunkLatent, net: Autoencoder, step: float) -> np.ndarray:
+    """What the decoder will make of the chunk's quantized latent: ``[bins, f1 - f0]``."""
+    assert cl.context is not None and cl.target is not None
+    z = quantize(torch.from_numpy(cl.context)[None], step=step).float() * step
+    with torch.inference_mode():
+        out = net.decode(z, step=step)[0]
+    f = cl.first * net.cfg.down
+    return out[:, f:f + cl.target.shape[1]].numpy()
 
-    Bisection on log step, starting from ``start_step`` (the previous chunk's), stopping once the
-    payload is within 3 % under the target: typically 3-6 zstd runs a chunk.
+
+def _fit(encode: Callable[[float], bytes], budget: float, *, lo: float, hi: float,
+         start: float) -> tuple[bytes, float] | None:
+    """The finest ``x`` in ``[lo, hi]`` (log-bisection from ``start``) whose ``encode(x)`` fits
+    ``budget`` bytes; stops within 3 % under it. None if even ``hi`` does not fit."""
+    a, b = math.log(lo), math.log(hi)  # a: finest (too big), b: coarsest
+    best: tuple[bytes, float] | None = None
+    mid = min(max(math.log(start), a), b)
+    for _ in range(RATE_SEARCH_ITERS + 2):
+        x = float(np.float32(math.exp(mid)))
+        data = encode(x)
+        if len(data) > budget:
+            a = mid
+        else:
+            b, best = mid, (data, x)
+            if len(data) >= 0.97 * budget:
+                break
+        if b - a < 0.01:
+            break
+        mid = (a + b) / 2
+    if best is None:
+        x = float(np.float32(hi))
+        data = encode(x)
+        best = (data, x) if len(data) <= budget else None
+    return best
+
+
+def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | None = None,
+                  steps: tuple[float, float] = (STEP_MIN, STEP_MAX),
+                  net: Autoencoder | None = None, base_bytes: float | None = None,
+                  memory: dict[str, float] | None = None) -> tuple[bytes, float]:
+    """Code one chunk in at most ``target_bytes`` (when reachable). Returns (payload, step).
+
+    Base layer: the latent at the finest step (within ``steps``, never clamping symbols) that
+    fits ``base_bytes`` (default: all of ``target_bytes``). Enhancement layer, when ``net`` is
+    given and bytes remain: the ln-magnitude residual between the chunk and what the decoder
+    makes of the base layer, DCT-coded (:mod:`aecodec.dctcodec`) at the finest scale that fits.
+    The ILD stream, if any, is coded as is. ``memory`` carries the last residual scale from
+    chunk to chunk, so each search starts near its answer.
     """
+    memory = memory if memory is not None else {}
     extra = [(ILD, ILD_STEP_DB, encode_stream(cl.ild))] if cl.ild is not None else []
     latent = torch.from_numpy(cl.latent)[None]
+    budget = min(target_bytes, base_bytes) if base_bytes is not None else target_bytes
 
-    def attempt(log_step: float) -> tuple[bytes, float]:
-        step = float(np.float32(math.exp(log_step)))
+    def base(step: float) -> bytes:
         symbols = quantize(latent, step=step)[0].numpy()
-        return pack_payload([(LATENT, step, encode_stream(symbols)), *extra]), step
+        return pack_payload([(LATENT, step, encode_stream(symbols)), *extra])
 
     # never finer than the step at which the largest value still fits an int8 symbol: clamped
     # symbols cost quality (measured: l1 0.57 -> 1.24 on rock at step 0.08) and save nothing
-    finest = max(steps[0], float(np.abs(cl.latent).max()) / SYMBOL_MAX * 1.001)
-    lo, hi = math.log(min(finest, steps[1])), math.log(steps[1])  # lo: finest, hi: coarsest
-    best: tuple[bytes, float] | None = None
-    guess = math.log(start_step) if start_step else (lo + hi) / 2
-    mid = min(max(guess, lo), hi)
-    for _ in range(RATE_SEARCH_ITERS + 2):
-        trial = attempt(mid)
-        if len(trial[0]) > target_bytes:
-            lo = mid
-        else:
-            hi, best = mid, trial
-            if len(trial[0]) >= 0.97 * target_bytes:
-                break
-        if hi - lo < 0.01:
-            break
-        mid = (lo + hi) / 2
-    if best is None:  # even the coarsest step is over the target
-        best = attempt(math.log(steps[1]))
-    return best
+    finest = min(max(steps[0], float(np.abs(cl.latent).max()) / SYMBOL_MAX * 1.001), steps[1])
+    fit = _fit(base, budget, lo=finest, hi=steps[1], start=start_step or 0.3)
+    payload, step = fit if fit is not None else (base(steps[1]), steps[1])
+    room = target_bytes - len(payload) - 9
+    if net is None or cl.target is None or room < MIN_RESIDUAL_BYTES:
+        return payload, step
+    resid = cl.target - _base_logmag(cl, net, step)
+    layer = _fit(lambda scale: encode_dct(resid, scale=scale), room, lo=0.02, hi=50.0,
+                 start=memory.get("scale", 1.0))
+    if layer is None:
+        return payload, step
+    memory["scale"] = layer[1]
+    symbols = quantize(latent, step=step)[0].numpy()
+    streams = [(LATENT, step, encode_stream(symbols)), *extra, (RESIDUAL, layer[1], layer[0])]
+    return pack_payload(streams), step
 
 
 def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
-                  mono: bool = False) -> int:
+                  mono: bool = False, base_kbps: float = BASE_KBPS) -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
     Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
@@ -194,13 +238,15 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     encoder = ChunkEncoder(net, lay)
     writer = container.AecWriter(out, meta)
     done, last_step = [0], [0.0]
+    memory: dict[str, float] = {}
 
     def write(chunks: list[ChunkLatent]) -> None:
         for cl in chunks:
             f0, f1 = lay.core(done[0])
             share = (min(f1 * lay.hop, lay.samples) - f0 * lay.hop) / lay.samples
-            payload, last_step[0] = chunk_payload(cl, target_bytes=budget * share,
-                                                  start_step=last_step[0] or None, steps=steps)
+            payload, last_step[0] = chunk_payload(
+                cl, target_bytes=budget * share, start_step=last_step[0] or None, steps=steps,
+                net=net, base_bytes=base_kbps * 1000 / 8 * seconds * share, memory=memory)
             writer.write_chunk(payload)
             done[0] += 1
 
@@ -247,6 +293,20 @@ def model_for(meta: dict[str, Any], *, name: str, model_path: Path | None = None
     return net
 
 
+def _residual(raw: bytes, *, shape: tuple[int, int], name: str) -> np.ndarray:
+    """Decode an enhancement-layer stream whose header must announce exactly ``shape``."""
+    if len(raw) < DCT_HEADER.size:
+        raise FormatError(f"{name}: residual stream truncated")
+    _, _, _, freq, frames, scale = DCT_HEADER.unpack_from(raw)
+    if (freq, frames) != shape or not (math.isfinite(scale) and scale > 0):
+        raise FormatError(f"{name}: residual stream of shape {(freq, frames)} scale {scale!r}, "
+                          f"expected {shape}")
+    try:
+        return decode_dct(raw)
+    except FormatError as exc:
+        raise FormatError(f"{name}: {exc}") from None
+
+
 def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: Layout,
                   name: str) -> ChunkSymbols:
     """Parse chunk ``k`` (``None``: damaged, decoded as silence-like zeros)."""
@@ -259,11 +319,18 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
         return ChunkSymbols(k, np.full((channels, width), 0, np.float32), STEP_MAX,
                             np.zeros((BANDS, ild_width), np.int8) if stereo else None)
     shapes = {LATENT: (channels, width), **({ILD: (BANDS, ild_width)} if stereo else {})}
-    streams = unpack_payload(payload, shapes=shapes,
-                             name=f"{name}: chunk {k + 1} of {lay.chunks}")
+    label = f"{name}: chunk {k + 1} of {lay.chunks}"
+    streams = unpack_payload(payload, shapes=shapes, name=label)
     step, symbols = streams[LATENT]
+    assert isinstance(symbols, np.ndarray)
+    ild = streams[ILD][1] if stereo else None
+    residual = None
+    if RESIDUAL in streams:
+        raw = streams[RESIDUAL][1]
+        assert isinstance(raw, bytes)
+        residual = _residual(raw, shape=(lay.n_fft // 2 + 1, f1 - f0), name=label)
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
-                        streams[ILD][1] if stereo else None)
+                        ild if isinstance(ild, np.ndarray) else None, residual)
 
 
 def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "<stream>",

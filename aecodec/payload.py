@@ -6,8 +6,9 @@ Layout (all little-endian)::
     S x { u8 kind, f32 step, u32 n, n bytes: one zstd frame of int8 symbols [rows, width] }
 
 ``kind`` 0 is the autoencoder latent (``rows`` = latent channels, ``step`` = quantizer step),
-kind 1 the stereo ILD (``rows`` = ILD bands, ``step`` = dB per symbol). The shape of every
-stream (``rows x width``) is implied by the metadata.
+kind 1 the stereo ILD (``rows`` = ILD bands, ``step`` = dB per symbol); the shape of these
+(``rows x width``) is implied by the metadata. Kind 2, optional, is the enhancement layer: a
+DCT-coded ln-magnitude residual (:mod:`aecodec.dctcodec` stream; ``step`` = its scale).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from .entropy import decode_symbols, encode_symbols
 from .errors import FormatError
 
-LATENT, ILD = 0, 1
+LATENT, ILD, RESIDUAL = 0, 1, 2
 _STREAM = struct.Struct("<BfI")
 
 
@@ -33,28 +34,33 @@ def pack_payload(streams: list[tuple[int, float, bytes]]) -> bytes:
 
 
 def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]],
-                   name: str) -> dict[int, tuple[float, np.ndarray]]:
-    """Payload -> ``{kind: (step, symbols int8 shaped shapes[kind])}``; every kind in
-    ``shapes`` must be present exactly once, nothing else, no trailing bytes."""
+                   name: str) -> dict[int, tuple[float, np.ndarray | bytes]]:
+    """Payload -> ``{kind: (step, symbols int8 shaped shapes[kind])}`` plus, if present,
+    ``{RESIDUAL: (scale, raw bytes)}``; every kind in ``shapes`` must be present exactly once,
+    nothing else, no trailing bytes."""
     if not payload:
         raise FormatError(f"{name}: empty payload")
-    count, pos, found = payload[0], 1, {}
+    count, pos = payload[0], 1
+    found: dict[int, tuple[float, np.ndarray | bytes]] = {}
     for _ in range(count):
         if pos + _STREAM.size > len(payload):
             raise FormatError(f"{name}: payload truncated (stream header)")
         kind, step, n = _STREAM.unpack_from(payload, pos)
         pos += _STREAM.size
-        if kind not in shapes or kind in found:
+        if (kind not in shapes and kind != RESIDUAL) or kind in found:
             raise FormatError(f"{name}: unexpected stream kind {kind}")
         if not (math.isfinite(step) and 0 < step < 1e6):
             raise FormatError(f"{name}: invalid quantizer step {step!r}")
         if pos + n > len(payload):
             raise FormatError(f"{name}: payload truncated (stream of {n} bytes)")
-        rows, width = shapes[kind]
-        found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows,
-                                                   frames=width, name=name))
+        if kind == RESIDUAL:
+            found[kind] = (float(step), payload[pos:pos + n])
+        else:
+            rows, width = shapes[kind]
+            found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows,
+                                                       frames=width, name=name))
         pos += n
-    if pos != len(payload) or set(found) != set(shapes):
+    if pos != len(payload) or set(found) - {RESIDUAL} != set(shapes):
         raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected {sorted(shapes)}")
     return found
 

@@ -66,6 +66,9 @@ class Layout:
 class ChunkLatent:
     latent: np.ndarray  # float32 [C, W]
     ild: np.ndarray | None  # int8 [bands, ceil(frames / ILD_FRAMES)] for parametric stereo
+    context: np.ndarray | None = None  # float32 [C, Tx]: the latent of the whole excerpt
+    first: int = 0  # index of the chunk's first latent frame in ``context``
+    target: np.ndarray | None = None  # float32 [bins, f1 - f0]: the true ln-magnitudes
 
 
 class ChunkEncoder:
@@ -107,14 +110,18 @@ class ChunkEncoder:
         first = (f0 - s0 // lay.hop) // lay.down
         width = -(-(f1 - f0) // lay.down)
         with torch.inference_mode():
-            latent = self.net.encode(log_magnitude(x[:1], n_fft=st.n_fft, hop=st.hop))
+            logmag = log_magnitude(x[:1], n_fft=st.n_fft, hop=st.hop)
+            latent = self.net.encode(logmag)
+            e0 = f0 - s0 // lay.hop
+            target = logmag[0, :, e0:e0 + f1 - f0].numpy()
             ild = None
             if x.shape[0] == 3:
                 spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop).abs().numpy()
                 e0 = f0 - s0 // lay.hop
                 ild = ild_symbols(spec[0, :, e0:e0 + f1 - f0], spec[1, :, e0:e0 + f1 - f0],
                                   rate=st.rate, down=ILD_FRAMES)
-        return ChunkLatent(latent[0, :, first:first + width].numpy(), ild)
+        return ChunkLatent(latent[0, :, first:first + width].numpy(), ild, latent[0].numpy(),
+                           first, target)
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ class ChunkSymbols:
     latent: np.ndarray  # dequantized float32 [C, W]
     step: float
     ild: np.ndarray | None
+    residual: np.ndarray | None = None  # float32 [bins, f1 - f0], added to the decoder output
 
 
 class ChunkDecoder:
@@ -180,6 +188,9 @@ class ChunkDecoder:
         lay, st = self.lay, self.net.cfg.stft
         f0, f1 = lay.core(target.index)
         logmag, lm0 = self._logmag(target, window)
+        if target.residual is not None:
+            logmag = logmag.clone()
+            logmag[:, f0 - lm0:f1 - lm0] += torch.from_numpy(target.residual)
         has_prev = self._prev is not None and self._prev[0] == f0 - GL_LEFT
         g0 = f0 - GL_LEFT if has_prev else f0
         g1 = min(lay.frames, f1 + GL_RIGHT, lm0 + logmag.shape[1])

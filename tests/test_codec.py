@@ -119,3 +119,43 @@ def test_model_not_found_and_tampered(tiny_model: Path, tmp_path: Path) -> None:
     renamed.write_bytes(tiny_model.read_bytes())
     with pytest.raises(ModelError, match="tampered"):
         load_weights(renamed)
+
+
+def test_enhancement_layer_spends_the_bits_and_improves_quality(tiny_model: Path) -> None:
+    import struct
+
+    from aecodec.metrics import mel_l1
+    from aecodec.payload import RESIDUAL
+    audio = _audio(6.0, 22050, 1)
+    model = load_model(path=tiny_model)
+    low = encode_audio(audio, kbps=1.0, model=model)
+    high = encode_audio(audio, kbps=24.0, model=model)
+    assert abs(high.nbytes * 8 / 6.0 / 1000 - 24.0) < 2.4
+
+    def kinds(payload: bytes) -> set[int]:
+        pos, out = 1, set()
+        for _ in range(payload[0]):
+            kind, _, n = struct.unpack_from("<BfI", payload, pos)
+            out.add(kind)
+            pos += 9 + n
+        return out
+
+    assert all(RESIDUAL not in kinds(c) for c in low.chunks)
+    assert all(RESIDUAL in kinds(c) for c in high.chunks)
+    ref = audio.samples[:, 0]
+    errs = [mel_l1(ref, decode_audio(e.to_bytes(), iters=8)[0][:, 0], rate=22050)
+            for e in (low, high)]
+    assert errs[1] < errs[0]
+
+
+def test_forged_residual_shape_is_refused(tiny_model: Path) -> None:
+    from aecodec.dctcodec import encode_dct
+    from aecodec.payload import LATENT, RESIDUAL, encode_stream, pack_payload
+    enc = encode_audio(_audio(2.0, 22050, 1), kbps=1.0, model=load_model(path=tiny_model))
+    width = enc.meta["latent"][1]
+    latent = np.zeros((8, width), np.int8)
+    bogus = encode_dct(np.zeros((513, 3)), scale=1.0)
+    payload = pack_payload([(LATENT, 0.5, encode_stream(latent)), (RESIDUAL, 1.0, bogus)])
+    data = container.pack(enc.meta, [payload])
+    with pytest.raises(FormatError, match="residual stream of shape"):
+        decode_audio(data, iters=1)
