@@ -260,9 +260,16 @@ def file_latent(path: Path, codec: dict[str, str]) -> tuple[torch.Tensor, torch.
     from .audio import read_audio
     audio = read_audio(path)
     try:
-        net, _ = load_model(codec["id"], codec["sha256"][:HASH_CHARS])
+        net, mmeta = load_model(codec["id"], codec["sha256"][:HASH_CHARS])
     except ModelError as exc:
         raise ModelError(f"the classifier needs codec model {codec['id']}@"
                          f"{codec['sha256'][:12]}: {exc}") from None
-    st = net.cfg.stft
-    return audio_latent(audio, net), None, net.cfg.down * st.hop / st.rate
+    # classify exactly the latent a default encode would store, so that a WAV and its .aec
+    # (at any bitrate from 1.5 kbps: the base layer's budget is the same) agree
+    from .codec import DEFAULT_KBPS, encode_audio
+    from .container import unpack
+    enc = encode_audio(audio, kbps=DEFAULT_KBPS, model=(net, mmeta), enhance=False)
+    latent, steps = decode_latent(unpack(enc.to_bytes()), name=name, net=net)
+    m = enc.meta
+    return (torch.from_numpy(latent), torch.from_numpy(steps),
+            m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"])

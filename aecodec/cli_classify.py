@@ -65,7 +65,7 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
         top = [{"label": head.labels[i], "probability": round(float(probs[i]), 4)} for i in order]
         result = {"file": str(path), "label": top[0]["label"],
                   "probability": top[0]["probability"], "top": top,
-                  "input": "aec" if step is not None else "audio"}
+                  "input": "aec" if path.suffix.lower() == ".aec" else "audio"}
         results.append(result)
         if not as_json:
             click.echo(_format(result, prefix="" if len(inputs) == 1 else f"{path}: "))

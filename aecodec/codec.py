@@ -216,7 +216,7 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
 
 def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
-                  mono: bool = False, base_kbps: float = BASE_KBPS) -> int:
+                  mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True) -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
     Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
@@ -246,7 +246,8 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
             share = (min(f1 * lay.hop, lay.samples) - f0 * lay.hop) / lay.samples
             payload, last_step[0] = chunk_payload(
                 cl, target_bytes=budget * share, start_step=last_step[0] or None, steps=steps,
-                net=net, base_bytes=base_kbps * 1000 / 8 * seconds * share, memory=memory)
+                net=net if enhance else None,
+                base_bytes=base_kbps * 1000 / 8 * seconds * share, memory=memory)
             writer.write_chunk(payload)
             done[0] += 1
 
@@ -272,11 +273,12 @@ def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
 
 
 def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
-                 mono: bool = False) -> Encoded:
-    """Encode in-memory audio; see :func:`encode_blocks`."""
+                 mono: bool = False, enhance: bool = True) -> Encoded:
+    """Encode in-memory audio; see :func:`encode_blocks` (``enhance=False``: base layer only,
+    with exactly the quantizer steps a full encode would choose)."""
     buf = io.BytesIO()
     encode_blocks([audio.samples], buf, rate=audio.rate, channels=audio.channels,
-                  length=audio.frames, kbps=kbps, model=model, mono=mono)
+                  length=audio.frames, kbps=kbps, model=model, mono=mono, enhance=enhance)
     aec = container.unpack(buf.getvalue())
     return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])
 
