@@ -437,15 +437,22 @@ def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
 
 def decode_logmag(data: bytes, *, name: str = "<stream>",
                   model_path: Path | None = None) -> torch.Tensor:
-    """The decoder net's ln-magnitudes of the mid signal for a whole file, ``[1, bins, frames]``
-    (for diagnostics: no Griffin-Lim)."""
+    """The decoded ln-magnitudes (decoder net + enhancement layer) of the mid signal for a whole
+    file, ``[1, bins, frames]`` (for diagnostics: no Griffin-Lim)."""
     aec = container.unpack(data, name=name)
     validate_meta(aec.meta, name=name)
     net = model_for(aec.meta, name=name, model_path=model_path)
     latent, steps = decode_latent(aec, name=name, net=net)
     with torch.inference_mode():
-        return net.decode(torch.from_numpy(latent)[None], step=torch.from_numpy(steps)[None, None],
-                          frames=aec.meta["frames"])
+        out = net.decode(torch.from_numpy(latent)[None], step=torch.from_numpy(steps)[None, None],
+                         frames=aec.meta["frames"])
+    lay = layout_of(aec.meta, net)
+    for k, payload in enumerate(aec.chunks):  # the enhancement layer, where present
+        chunk = chunk_symbols(payload, k, meta=aec.meta, lay=lay, name=name)
+        if chunk.residual is not None:
+            f0, f1 = lay.core(k)
+            out[0, :, f0:f1] += torch.from_numpy(chunk.residual)
+    return out
 
 
 def read_file(path: Path, *, ignore_errors: bool = False) -> container.AecFile:
