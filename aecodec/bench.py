@@ -274,13 +274,23 @@ def plot_rd(path: Path, rows: list[Row], *, metric: str = "mr_rmse") -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise AecError("--plot needs matplotlib: pip install 'aecodec[plot]'") from None
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
     summary = summarize(rows)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, m in zip(axes, ("mr_rmse", "mel_l1", "seed_rmse")):
         for codec in dict.fromkeys(d["codec"] for d in summary):
-            pts = sorted((d["kbps"], d[m]) for d in summary if d["codec"] == codec)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=codec)
+            pts = sorted((d["kbps"], d[m]) for d in summary
+                         if d["codec"] == codec and not math.isnan(d["kbps"]))
+            if pts:
+                style = "o--" if "true phase" in codec else "o-"
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=codec)
+        for d in summary:
+            if math.isnan(d["kbps"]):  # the Griffin-Lim floor: no bitrate of its own
+                ax.axhline(d[m], color="grey", linestyle=":", label=d["codec"])
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks([1.5, 3, 6, 12, 24])
         ax.set_xlabel("actual kbps")
         ax.set_ylabel(m + " (lower is better)")
         ax.grid(alpha=0.3)
