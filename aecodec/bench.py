@@ -66,8 +66,15 @@ def find_audio(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
+def _with_visqol(row: Row, ref: np.ndarray, deg: np.ndarray, rate: int, on: bool) -> Row:
+    if on:
+        from .metrics import align, visqol_moslqo
+        row.metrics["visqol"] = visqol_moslqo(ref, align(ref, deg, rate=rate), rate=rate)
+    return row
+
+
 def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: Any,
-                 iters: int) -> Row:
+                 iters: int, visqol: bool = False) -> Row:
     from .codec import decode_audio, default_model, encode_audio
     from .metrics import all_metrics
 
@@ -77,10 +84,11 @@ def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: 
     t1 = time.perf_counter()
     out, _, _ = decode_audio(data, name=name, iters=iters, model_path=Path(model[1]["path"]))
     t2 = time.perf_counter()
-    return Row(file=name, codec="aecodec", target_kbps=kbps, setting=f"-b {kbps:g}",
-               kbps=len(data) * 8 / audio.duration / 1000, enc_x=audio.duration / (t1 - t0),
-               dec_x=audio.duration / (t2 - t1),
-               metrics=all_metrics(ref, mixdown(out), rate=audio.rate))
+    row = Row(file=name, codec="aecodec", target_kbps=kbps, setting=f"-b {kbps:g}",
+              kbps=len(data) * 8 / audio.duration / 1000, enc_x=audio.duration / (t1 - t0),
+              dec_x=audio.duration / (t2 - t1),
+              metrics=all_metrics(ref, mixdown(out), rate=audio.rate))
+    return _with_visqol(row, ref, mixdown(out), audio.rate, visqol)
 
 
 def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence[float], *,
@@ -121,7 +129,8 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
     return rows
 
 
-def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: float) -> Row:
+def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: float,
+                   visqol: bool = False) -> Row:
     from .metrics import all_metrics
     from .refcodecs import run_at_bitrate
 
@@ -137,19 +146,25 @@ def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: flo
         from .refcodecs import run_dct
         run_dct(ref, rate=audio.rate, quality=float(res.setting.split("=")[-1]))
     both = time.perf_counter() - t0
-    return Row(file=name, codec=codec, target_kbps=kbps, setting=res.setting,
-               kbps=res.nbytes * 8 / audio.duration / 1000, enc_x=audio.duration / both,
-               dec_x=math.nan, metrics=all_metrics(ref, res.audio, rate=audio.rate))
+    row = Row(file=name, codec=codec, target_kbps=kbps, setting=res.setting,
+              kbps=res.nbytes * 8 / audio.duration / 1000, enc_x=audio.duration / both,
+              dec_x=math.nan, metrics=all_metrics(ref, res.audio, rate=audio.rate))
+    return _with_visqol(row, ref, res.audio, audio.rate, visqol)
 
 
 def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 12.0),
               against: Sequence[str] = (), iters: int = 32, model_path: Path | None = None,
-              diagnose: bool = False, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
+              diagnose: bool = False, visqol: bool = False, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
     """Benchmark every file; returns the rows and a run summary (model load, peak memory)."""
     from .codec import default_model, load_model
     from .refcodecs import available
 
     files = find_audio(paths)
+    if visqol:
+        try:
+            import visqol as _visqol  # noqa: F401
+        except ImportError:
+            raise AecError("--visqol needs the optional package: pip install visqol-python") from None
     t0 = time.perf_counter()
     model = load_model(path=model_path) if model_path else None
     used = [model] if model else [default_model(k) for k in bitrates]
@@ -181,9 +196,10 @@ def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 1
             jobs: list[tuple[str, Any]] = [("aecodec", None)] + [(c, None) for c in refs]
             for codec, _ in jobs:
                 try:
-                    row = (_aecodec_row(str(path), audio, ref, kbps, model=model, iters=iters)
+                    row = (_aecodec_row(str(path), audio, ref, kbps, model=model, iters=iters,
+                                        visqol=visqol)
                            if codec == "aecodec" else
-                           _reference_row(str(path), codec, audio, ref, kbps))
+                           _reference_row(str(path), codec, audio, ref, kbps, visqol=visqol))
                 except AecError as exc:
                     row = Row(file=str(path), codec=codec, target_kbps=kbps, error=str(exc))
                 rows.append(row)
@@ -213,8 +229,9 @@ def summarize(rows: Iterable[Row]) -> list[dict[str, Any]]:
             d[key] = float(np.mean(vals)) if vals else math.nan
         d["kbps_max_dev"] = (max(abs(r.kbps / target - 1) for r in rs) if target > 0
                              else math.nan)
-        for m in METRICS:
-            d[m] = float(np.mean([r.metrics[m] for r in rs]))
+        for m in METRICS + ("visqol",):
+            if all(m in r.metrics for r in rs):
+                d[m] = float(np.mean([r.metrics[m] for r in rs]))
         out.append(d)
     out.sort(key=lambda d: (d["target_kbps"], d["codec"] != "aecodec", d["codec"]))
     return out
@@ -228,15 +245,18 @@ def _fmt(v: Any, nd: int = 3) -> str:
 
 def to_markdown(rows: list[Row], *, verbose: bool = False) -> str:
     """Markdown table of means (and per-file rows when ``verbose``), failures listed last."""
+    summary = summarize(rows)
+    has_v = any("visqol" in d for d in summary)
     head = ("| codec | target kbps | actual kbps | max dev | seed_rmse | mr_rmse | mel_l1 | lsd_db "
-            "| snr_db | enc x RT | dec x RT | n |")
-    lines = [head, "|" + "---|" * 12]
-    for d in summarize(rows):
+            "| snr_db |" + (" visqol |" if has_v else "") + " enc x RT | dec x RT | n |")
+    lines = [head, "|" + "---|" * (12 + has_v)]
+    for d in summary:
         dev = "-" if math.isnan(d["kbps_max_dev"]) else f"{d['kbps_max_dev'] * 100:.0f}%"
         target = f"{d['target_kbps']:g}" if d["target_kbps"] > 0 else "-"
+        vis = (f" {_fmt(d['visqol'], 2)} |" if "visqol" in d else " - |") if has_v else ""
         lines.append(f"| {d['codec']} | {target} | {_fmt(d['kbps'], 2)} | {dev} | " +
-                     " | ".join(_fmt(d[m]) for m in METRICS) +
-                     f" | {_fmt(d['enc_x'], 0)} | {_fmt(d['dec_x'], 0)} | {d['n']} |")
+                     " | ".join(_fmt(d[m]) for m in METRICS) + f" |{vis}"
+                     f" {_fmt(d['enc_x'], 0)} | {_fmt(d['dec_x'], 0)} | {d['n']} |")
     if verbose:
         lines += ["", "| file | codec | setting | kbps | " + " | ".join(METRICS) + " |",
                   "|" + "---|" * (4 + len(METRICS))]

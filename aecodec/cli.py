@@ -240,16 +240,18 @@ def _csv_floats(value: str) -> list[float]:
               help="Write a rate-distortion PNG (needs matplotlib).")
 @click.option("--diagnose", is_flag=True,
               help="Also rows with the TRUE phase and Griffin-Lim on TRUE magnitudes.")
+@click.option("--visqol", is_flag=True,
+              help="Also ViSQOL MOS-LQO (audio mode, 48 kHz; needs pip install visqol-python).")
 @click.option("-v", "--verbose", is_flag=True, help="Per-file rows in the table too.")
 def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int,
           model_path: Path | None, json_path: Path | None, csv_path: Path | None,
-          plot_path: Path | None, diagnose: bool, verbose: bool) -> None:
+          plot_path: Path | None, diagnose: bool, visqol: bool, verbose: bool) -> None:
     """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""
     from .bench import plot_rd, run_bench, to_markdown, write_csv, write_json
     rates = _csv_floats(bitrates)
     refs = [c.strip() for c in against.split(",") if c.strip()]
     rows, info = run_bench(list(paths), bitrates=rates, against=refs, iters=iters,
-                           model_path=model_path, diagnose=diagnose,
+                           model_path=model_path, diagnose=diagnose, visqol=visqol,
                            progress=sys.stderr.isatty())
     click.echo(to_markdown(rows, verbose=verbose))
     click.echo(f"\nmodel {info['model']} ({info['sha256']}), load {info['model_load_s']:.2f} s; "

@@ -225,3 +225,25 @@ def all_metrics(ref: np.ndarray, deg: np.ndarray, *, rate: int,
         "lsd_db": lsd_db(ref, deg, rate=rate),
         "snr_db": snr_db(ref, deg),
     }
+
+
+def visqol_moslqo(ref: np.ndarray, deg: np.ndarray, *, rate: int) -> float:
+    """ViSQOL v3 MOS-LQO (audio mode, 48 kHz; 1-5, higher is better) via the optional PyPI
+    package ``visqol-python``; ``deg`` should already be aligned to ``ref``."""
+    import os
+    import tempfile
+
+    import soundfile as sf
+    try:
+        from visqol import VisqolApi
+    except ImportError:
+        from .errors import AecError
+        raise AecError("--visqol needs the optional package: pip install visqol-python") from None
+    r, d = _pair(ref, deg, rate=rate, new_rate=48000)
+    with tempfile.TemporaryDirectory(prefix="aec-visqol-") as tmp:
+        paths = [os.path.join(tmp, n) for n in ("ref.wav", "deg.wav")]
+        for path, x in zip(paths, (r, d)):
+            sf.write(path, np.clip(x, -1, 1), 48000, subtype="PCM_16")
+        api = VisqolApi()
+        api.create(mode="audio")
+        return float(api.measure(paths[0], paths[1]).moslqo)

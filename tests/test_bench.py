@@ -44,3 +44,12 @@ def test_bench_empty_folder_and_unknown_codec(tmp_path: Path) -> None:
     sf.write(tmp_path / "a.wav", synth_music(1.0, 22050), 22050)
     res = CliRunner().invoke(main, ["bench", str(tmp_path / "a.wav"), "--against", "vorbis"])
     assert res.exit_code == 1 and "unknown reference codec 'vorbis'" in res.stderr
+
+
+def test_visqol_needs_its_optional_package(tmp_path: Path, monkeypatch, tiny_model: Path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+    monkeypatch.setitem(sys.modules, "visqol", None)  # import visqol -> ImportError
+    sf.write(tmp_path / "a.wav", synth_music(2.0, 22050), 22050)
+    res = CliRunner().invoke(main, ["bench", str(tmp_path / "a.wav"), "-b", "1", "--visqol",
+                                    "--model", str(tiny_model), "--iters", "1"])
+    assert res.exit_code == 1 and "pip install visqol-python" in res.stderr
