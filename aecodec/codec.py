@@ -204,11 +204,30 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     if net is None or cl.target is None or room < MIN_RESIDUAL_BYTES:
         return payload, step
     resid = cl.target - _base_logmag(cl, net, step)
-    layer = _fit(lambda scale: encode_dct(resid, scale=scale), room, lo=0.02, hi=50.0,
-                 start=memory.get("scale", 1.0))
+    # search with fast zstd (level 3), then code the chosen scale at level 19; the size ratio
+    # of the two levels, measured once at the starting scale, converts the budget
+    start = memory.get("scale", 1.0)
+    ratio = len(encode_dct(resid, scale=start)) / len(encode_dct(resid, scale=start, level=3))
+    layer = _fit(lambda scale: encode_dct(resid, scale=scale, level=3), room / ratio, lo=0.02,
+                 hi=50.0, start=start)
     if layer is None:
         return payload, step
-    memory["scale"] = layer[1]
+    memory["scale"] = scale = layer[1]
+    final = encode_dct(resid, scale=scale)
+    if len(final) > room:
+        scale = float(np.float32(scale * 1.15))
+        final = encode_dct(resid, scale=scale)
+        if len(final) > room:
+            return payload, step
+    for _ in range(4):  # the level ratio drifts with the scale: spend what is left
+        if len(final) >= 0.95 * room:
+            break
+        finer = float(np.float32(scale * 0.9))
+        trial = encode_dct(resid, scale=finer)
+        if len(trial) > room:
+            break
+        final, scale = trial, finer
+    layer = (final, scale)
     symbols = quantize(latent, step=step)[0].numpy()
     streams = [(LATENT, step, encode_stream(symbols)), *extra, (RESIDUAL, layer[1], layer[0])]
     return pack_payload(streams), step

@@ -61,7 +61,7 @@ def _blocks(shape: tuple[int, int]) -> tuple[int, int]:
     return -(-shape[0] // BLOCK), -(-shape[1] // BLOCK)
 
 
-def encode_dct(logmag: np.ndarray, *, scale: float) -> bytes:
+def encode_dct(logmag: np.ndarray, *, scale: float, level: int = ZSTD_LEVEL) -> bytes:
     """Compress a log-magnitude spectrogram ``[freq, frames]`` to bytes.
 
     Parameters
@@ -95,7 +95,7 @@ def encode_dct(logmag: np.ndarray, *, scale: float) -> bytes:
                          "16-bit coefficients")
     payload = ints.astype("<i2").transpose(2, 3, 0, 1).tobytes()  # coefficient-major
     header = _HEADER.pack(MAGIC, VERSION, BLOCK, logmag.shape[0], logmag.shape[1], scale)
-    return header + zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(payload)
+    return header + zstandard.ZstdCompressor(level=level).compress(payload)
 
 
 def decode_dct(data: bytes) -> np.ndarray:
