@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from aecodec.audio import Audio, read_audio
 from aecodec.classify import (
     GenreHead,
-    audio_latent,
     find_classifier,
     load_classifier,
     segment_probs,
@@ -268,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
                               step=torch.from_numpy(zsteps)).mean(0)
         return int(probs.argmax()), len(data) * 8 / audio.duration / 1000
 
+    def audio_as_coded(audio: Audio, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        data = encode_audio(audio, kbps=6.0, model=codec, enhance=False).to_bytes()
+        z, zsteps = decode_latent(unpack(data, name=name), name=name, net=codec[0])
+        return torch.from_numpy(z), torch.from_numpy(zsteps)
+
     def clip(i: int) -> Audio:
         a = read_audio(tracks[i].path)
         start = min(30 * a.rate, a.frames - 30 * a.rate)
@@ -280,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         wav, kept = [], []
         for i, a in items:
             try:
-                probs = segment_probs(head, audio_latent(a, codec[0]), name=names[i])
+                # the product's audio path: the base-layer latent a default encode stores
+                z, zsteps = audio_as_coded(a, names[i])
+                probs = segment_probs(head, z, name=names[i], step=zsteps)
             except InputError as exc:  # e.g. a silent stretch in a clip
                 log(f"skipped: {exc}")
                 continue
