@@ -46,6 +46,12 @@ def save_weights(model: Autoencoder, out_dir: Path, *, model_id: str,
     blob = {"format": WEIGHTS_FORMAT, "model_id": model_id, "config": model.cfg.to_dict(),
             "state": {k: v.detach().to(torch.float16).cpu() for k, v in model.state_dict().items()},
             "info": info or {}}
+    return save_hashed(blob, out_dir, model_id=model_id)
+
+
+def save_hashed(blob: dict[str, Any], out_dir: Path, *, model_id: str) -> Path:
+    """``torch.save`` a dict of plain values and tensors atomically as
+    ``out_dir/<model_id>-<sha256[:12]>.pt`` (the name :func:`load_weights` verifies)."""
     buf = io.BytesIO()
     torch.save(blob, buf)
     data = buf.getvalue()

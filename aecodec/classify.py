@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,15 +146,8 @@ def save_classifier(head: GenreHead, out_dir: Path, *, model_id: str, codec: dic
             "labels": list(head.labels), "config": head.cfg.to_dict(), "codec": dict(codec),
             "state": {k: v.detach().float().cpu() for k, v in head.state_dict().items()},
             "info": info or {}}
-    buf = io.BytesIO()
-    torch.save(blob, buf)
-    data = buf.getvalue()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{model_id}-{hashlib.sha256(data).hexdigest()[:HASH_CHARS]}.pt"
-    tmp = path.with_suffix(".pt.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    from .checkpoint import save_hashed
+    return save_hashed(blob, out_dir, model_id=model_id)
 
 
 def load_classifier(path: Path) -> tuple[GenreHead, dict[str, Any]]:
