@@ -24,7 +24,8 @@ from . import container
 from .audio import Audio
 from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights
 from .dctcodec import _HEADER as DCT_HEADER
-from .dctcodec import decode_dct, encode_dct
+from .dctcodec import ZSTD_LEVEL as DCT_LEVEL
+from .dctcodec import dct_blocks, decode_dct, encode_coefficients
 from .errors import AecError, CorruptChunkError, FormatError, ModelError
 from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
     CODEC_NAME,
@@ -204,29 +205,36 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     if net is None or cl.target is None or room < MIN_RESIDUAL_BYTES:
         return payload, step
     resid = cl.target - _base_logmag(cl, net, step)
-    # search with fast zstd (level 3), then code the chosen scale at level 19; the size ratio
-    # of the two levels, measured once at the starting scale, converts the budget
-    start = memory.get("scale", 1.0)
-    ratio = len(encode_dct(resid, scale=start)) / len(encode_dct(resid, scale=start, level=3))
-    layer = _fit(lambda scale: encode_dct(resid, scale=scale, level=3), room / ratio, lo=0.02,
-                 hi=50.0, start=start)
-    if layer is None:
-        return payload, step
-    memory["scale"] = scale = layer[1]
-    final = encode_dct(resid, scale=scale)
-    if len(final) > room:
-        scale = float(np.float32(scale * 1.15))
-        final = encode_dct(resid, scale=scale)
-        if len(final) > room:
+    coefs = dct_blocks(resid)  # once: the search below only re-quantizes
+
+    def code(scale: float, level: int = DCT_LEVEL) -> bytes:
+        return encode_coefficients(coefs, shape=resid.shape, scale=scale, level=level)
+
+    try:
+        # search with fast zstd (level 3), then code the chosen scale at level 19; the size
+        # ratio of the two levels, measured once at the starting scale, converts the budget
+        start = memory.get("scale", 1.0)
+        ratio = len(code(start)) / len(code(start, 3))
+        layer = _fit(lambda scale: code(scale, 3), room / ratio, lo=0.02, hi=50.0, start=start)
+        if layer is None:
             return payload, step
-    for _ in range(4):  # the level ratio drifts with the scale: spend what is left
-        if len(final) >= 0.95 * room:
-            break
-        finer = float(np.float32(scale * 0.9))
-        trial = encode_dct(resid, scale=finer)
-        if len(trial) > room:
-            break
-        final, scale = trial, finer
+        memory["scale"] = scale = layer[1]
+        final = code(scale)
+        if len(final) > room:
+            scale = float(np.float32(scale * 1.15))
+            final = code(scale)
+            if len(final) > room:
+                return payload, step
+        for _ in range(4):  # the level ratio drifts with the scale: spend what is left
+            if len(final) >= 0.95 * room:
+                break
+            finer = float(np.float32(scale * 0.9))
+            trial = code(finer)
+            if len(trial) > room:
+                break
+            final, scale = trial, finer
+    except ValueError:  # a scale too fine for 16-bit coefficients: no enhancement layer
+        return payload, step
     layer = (final, scale)
     symbols = quantize(latent, step=step)[0].numpy()
     streams = [(LATENT, step, encode_stream(symbols)), *extra, (RESIDUAL, layer[1], layer[0])]

@@ -82,19 +82,33 @@ def encode_dct(logmag: np.ndarray, *, scale: float, level: int = ZSTD_LEVEL) -> 
         raise ValueError(f"encode_dct() expects non-empty [freq, frames], got {logmag.shape}")
     if not 0 < logmag.shape[0] < 2**16 or logmag.shape[1] >= 2**32:
         raise ValueError(f"encode_dct() cannot store a spectrogram of shape {logmag.shape}")
-    scale = float(np.float32(scale))  # the value the header stores and the decoder uses
+    return encode_coefficients(dct_blocks(logmag), shape=logmag.shape, scale=scale, level=level)
+
+
+def dct_blocks(logmag: np.ndarray) -> np.ndarray:
+    """Edge-pad ``[freq, frames]`` to 16x16 blocks -> DCT-II coefficients
+    ``[rows, cols, 16, 16]`` (float64): the part of :func:`encode_dct` that does not depend on
+    the scale, so a rate search can compute it once."""
     rows, cols = _blocks(logmag.shape)
     padded = np.pad(np.asarray(logmag, dtype=np.float64),
                     ((0, rows * BLOCK - logmag.shape[0]), (0, cols * BLOCK - logmag.shape[1])),
                     mode="edge")
     blocks = padded.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3)
-    coefs = dctn(blocks, type=2, axes=(2, 3), norm="ortho")
-    ints = np.rint(coefs / quant_steps(rows, scale=scale))
+    return np.asarray(dctn(blocks, type=2, axes=(2, 3), norm="ortho"))
+
+
+def encode_coefficients(coefs: np.ndarray, *, shape: tuple[int, int], scale: float,
+                        level: int = ZSTD_LEVEL) -> bytes:
+    """Quantize :func:`dct_blocks` output at ``scale`` and write the stream for ``shape``."""
+    if not scale > 0 or not np.isfinite(scale):
+        raise ValueError(f"encode_dct() called with scale={scale}, not a positive number")
+    scale = float(np.float32(scale))  # the value the header stores and the decoder uses
+    ints = np.rint(coefs / quant_steps(coefs.shape[0], scale=scale))
     if np.abs(ints).max() > 32767:
         raise ValueError(f"encode_dct() called with scale={scale:.4g}: too fine a step for "
                          "16-bit coefficients")
     payload = ints.astype("<i2").transpose(2, 3, 0, 1).tobytes()  # coefficient-major
-    header = _HEADER.pack(MAGIC, VERSION, BLOCK, logmag.shape[0], logmag.shape[1], scale)
+    header = _HEADER.pack(MAGIC, VERSION, BLOCK, shape[0], shape[1], scale)
     return header + zstandard.ZstdCompressor(level=level).compress(payload)
 
 
