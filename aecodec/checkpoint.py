@@ -64,10 +64,6 @@ def save_hashed(blob: dict[str, Any], out_dir: Path, *, model_id: str) -> Path:
     return path
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_weights(path: Path) -> tuple[Autoencoder, dict[str, Any]]:
     """Load and verify a weights file -> (model in eval mode on CPU, its whole blob minus state).
 

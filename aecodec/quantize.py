@@ -1,8 +1,9 @@
 """Uniform scalar quantization of the latent and its differentiable training stand-ins.
 
 At encode time the latent ``y`` becomes integers ``q = round(y / step)``; the decoder sees
-``q * step``. In training, rounding is replaced by additive uniform noise of one step width
-(Balle et al., 2017), and the rate is estimated under a per-channel zero-mean Laplace model.
+``q * step`` (done where chunks are parsed, :func:`aecodec.codec.chunk_symbols`). In
+training, rounding is replaced by additive uniform noise of one step width (Balle et al.,
+2017), and the rate is estimated under a per-channel zero-mean Laplace model.
 """
 
 from __future__ import annotations
@@ -22,11 +23,6 @@ def quantize(latent: torch.Tensor, *, step: float) -> torch.Tensor:
         raise ValueError(f"quantize() called with step={step}; must be finite and > 0")
     q = torch.round(latent / step).clamp_(SYMBOL_MIN, SYMBOL_MAX)
     return q.to(torch.int8)
-
-
-def dequantize(symbols: torch.Tensor, *, step: float) -> torch.Tensor:
-    """int8 symbols ``[B, C, T]`` -> float32 ``symbols * step``."""
-    return symbols.to(torch.float32) * step
 
 
 def add_noise(latent: torch.Tensor, step: torch.Tensor | float, *,
