@@ -18,7 +18,7 @@ import struct
 
 import numpy as np
 
-from .entropy import decode_symbols, encode_symbols
+from .entropy import ZSTD_LEVEL, decode_symbols, encode_symbols
 from .errors import FormatError
 
 LATENT, ILD, RESIDUAL = 0, 1, 2
@@ -65,6 +65,6 @@ def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]],
     return found
 
 
-def encode_stream(symbols: np.ndarray) -> bytes:
-    """int8 ``[rows, width]`` -> zstd frame (see :mod:`aecodec.entropy`)."""
-    return encode_symbols(np.ascontiguousarray(symbols))
+def encode_stream(symbols: np.ndarray, *, level: int = ZSTD_LEVEL) -> bytes:
+    """int8 ``[rows, width]`` -> zstd frame at ``level`` (see :mod:`aecodec.entropy`)."""
+    return encode_symbols(np.ascontiguousarray(symbols), level=level)

@@ -159,3 +159,44 @@ def test_forged_residual_shape_is_refused(tiny_model: Path) -> None:
     data = container.pack(enc.meta, [payload])
     with pytest.raises(FormatError, match="residual stream of shape"):
         decode_audio(data, iters=1)
+
+
+def test_encode_is_deterministic_and_lands_on_its_rate(tiny_model: Path) -> None:
+    """The worker thread that codes chunk k while chunk k + 1 is analysed changes nothing:
+    two encodes give the same bytes, and a multi-chunk file lands within 10 % of its rate."""
+    audio = _audio(14.0, 22050, 1)
+    model = load_model(path=tiny_model)
+    a, b = (encode_audio(audio, kbps=6.0, model=model).to_bytes() for _ in range(2))
+    assert a == b
+    assert len(container.unpack(a).chunks) >= 3
+    assert abs(len(a) * 8 / 14.0 / 1000 - 6.0) < 0.6
+
+
+def test_a_failing_chunk_coder_raises_instead_of_hanging(tiny_model: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import aecodec.codec as codec
+
+    calls = []
+
+    def broken(*args: object, **kwargs: object) -> tuple[bytes, float]:
+        calls.append(1)
+        raise AecError("chunk coder failed")
+
+    monkeypatch.setattr(codec, "chunk_payload", broken)
+    with pytest.raises(AecError, match="chunk coder failed"):
+        encode_audio(_audio(36.0, 22050, 1), kbps=6.0, model=load_model(path=tiny_model))
+    assert len(calls) <= 3  # of 7 chunks: the first failure stops the encode (two may queue)
+
+
+def test_decode_logmag_outside_inference_mode(tiny_model: Path) -> None:
+    """The enhancement layer is added in place: that must work from plain (grad-enabled)
+    code too, as diagnostics scripts call it."""
+    import torch
+
+    from aecodec.codec import decode_logmag
+    audio = _audio(3.0, 22050, 1)
+    data = encode_audio(audio, kbps=24.0, model=load_model(path=tiny_model)).to_bytes()
+    assert not torch.is_inference_mode_enabled()
+    out = decode_logmag(data)
+    assert out.shape[0] == 1 and out.shape[2] == container.unpack(data).meta["frames"]
+    assert torch.isfinite(out).all()
