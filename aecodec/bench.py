@@ -74,7 +74,7 @@ def _with_visqol(row: Row, ref: np.ndarray, deg: np.ndarray, rate: int, on: bool
 
 
 def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: Any,
-                 iters: int, visqol: bool = False) -> Row:
+                 iters: int | None, visqol: bool = False) -> Row:
     from .codec import decode_audio, default_model, encode_audio
     from .metrics import all_metrics
 
@@ -153,7 +153,7 @@ def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: flo
 
 
 def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 12.0),
-              against: Sequence[str] = (), iters: int = 32, model_path: Path | None = None,
+              against: Sequence[str] = (), iters: int | None = None, model_path: Path | None = None,
               diagnose: bool = False, visqol: bool = False, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
     """Benchmark every file; returns the rows and a run summary (model load, peak memory)."""
     from .codec import default_model, load_model

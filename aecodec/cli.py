@@ -155,8 +155,9 @@ def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bo
               help="Decode from this many seconds in (only the chunks needed are read).")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Decode this many seconds [default: to the end].")
-@click.option("--iters", type=click.IntRange(0, 1000), default=32, show_default=True,
-              help="Fast Griffin-Lim iterations.")
+@click.option("--iters", type=click.IntRange(0, 1000), default=None,
+              help="Fast Griffin-Lim iterations [default: the model's, 32 without a learned "
+                   "initial phase].")
 @click.option("--ignore-errors", is_flag=True,
               help="Write silence for chunks that fail their CRC instead of stopping.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
@@ -166,7 +167,7 @@ def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bo
 @click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None, subtype: str,
-           start: float, duration: float | None, iters: int, ignore_errors: bool, jobs: int,
+           start: float, duration: float | None, iters: int | None, ignore_errors: bool, jobs: int,
            model_path: Path | None, force: bool, quiet: bool) -> None:
     """Decode .aec files to WAV, chunk by chunk.
 
@@ -230,8 +231,8 @@ def _csv_floats(value: str) -> list[float]:
 @click.option("-b", "--bitrate", "bitrates", default="3,6,12", show_default=True,
               help="Comma-separated aecodec operating points (kbps).")
 @click.option("--against", default="", help="Reference codecs: any of opus,mp3,dct.")
-@click.option("--iters", type=click.IntRange(0, 1000), default=32, show_default=True,
-              help="Griffin-Lim iterations for aecodec's decoder.")
+@click.option("--iters", type=click.IntRange(0, 1000), default=None,
+              help="Griffin-Lim iterations for aecodec's decoder [default: the model's].")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Weights file [default: the shipped aecodec-v1].")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write a JSON report.")
@@ -243,7 +244,7 @@ def _csv_floats(value: str) -> list[float]:
 @click.option("--visqol", is_flag=True,
               help="Also ViSQOL MOS-LQO (audio mode, 48 kHz; needs pip install visqol-python).")
 @click.option("-v", "--verbose", is_flag=True, help="Per-file rows in the table too.")
-def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int,
+def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | None,
           model_path: Path | None, json_path: Path | None, csv_path: Path | None,
           plot_path: Path | None, diagnose: bool, visqol: bool, verbose: bool) -> None:
     """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""

@@ -41,7 +41,7 @@ from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
 )
 from .model import Autoencoder
 from .payload import ILD, LATENT, RESIDUAL, encode_stream, pack_payload, unpack_payload
-from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM
+from .phase import DEFAULT_MOMENTUM
 from .quantize import SYMBOL_MAX, quantize
 from .resampler import StreamResampler
 from .stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
@@ -392,7 +392,7 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
 
 def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "<stream>",
               rate: int | None = None, start: float = 0.0, duration: float | None = None,
-              iters: int = DEFAULT_ITERS, momentum: float = DEFAULT_MOMENTUM, seed: int = 0,
+              iters: int | None = None, momentum: float = DEFAULT_MOMENTUM, seed: int = 0,
               ignore_errors: bool = False, model_path: Path | None = None) -> dict[str, Any]:
     """Decode a seekable ``.aec`` stream chunk by chunk, passing ``[n, channels]`` float32
     blocks to ``sink``. ``start``/``duration`` (seconds) decode only the chunks needed.
@@ -458,7 +458,7 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
 
 
 def decode_audio(data: bytes, *, name: str = "<stream>",
-                 rate: int | None = None, iters: int = DEFAULT_ITERS, seed: int = 0,
+                 rate: int | None = None, iters: int | None = None, seed: int = 0,
                  model_path: Path | None = None, ignore_errors: bool = False,
                  start: float = 0.0, duration: float | None = None,
                  ) -> tuple[np.ndarray, int, int]:

@@ -42,7 +42,7 @@ def encode_file(src: Path, dst: Path, *, kbps: float = 6.0, mono: bool = False,
 
 
 def decode_file(src: Path, dst: Path, *, rate: int | None = None, subtype: str = "PCM_16",
-                start: float = 0.0, duration: float | None = None, iters: int = 32,
+                start: float = 0.0, duration: float | None = None, iters: int | None = None,
                 ignore_errors: bool = False, model_path: Path | None = None,
                 force: bool = False) -> dict[str, Any]:
     """Decode ``src`` (.aec) to a WAV ``dst`` chunk by chunk; returns what was written."""

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .phaseinit import PhaseNet
 from .stft import LOG_EPS, StftConfig
 
 
@@ -33,6 +34,11 @@ class ModelConfig:
     blocks: int = 2
     center: float = -4.0
     scale: float = 3.0
+    phase_channels: int = 0
+    """Feature maps of the learned initial-phase net (:mod:`aecodec.phaseinit`); 0: none,
+    Griffin-Lim starts from random phase."""
+    decode_iters: int = 32
+    """Griffin-Lim iterations a decoder runs by default with this model."""
 
     @property
     def down(self) -> int:
@@ -104,7 +110,8 @@ class Decoder(nn.Module):
 
 
 class Autoencoder(nn.Module):
-    """Encoder + decoder + the per-channel Laplace scales of the latent's entropy model."""
+    """Encoder + decoder + the per-channel Laplace scales of the latent's entropy model, and
+    optionally the learned initial-phase net ``phase`` (``cfg.phase_channels > 0``)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -112,6 +119,8 @@ class Autoencoder(nn.Module):
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
         self.log_scale = nn.Parameter(torch.zeros(cfg.latent))
+        self.phase = (PhaseNet(channels=cfg.phase_channels, center=cfg.center, scale=cfg.scale)
+                      if cfg.phase_channels else None)
 
     def forward(self, logmag: torch.Tensor, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:func:`training_forward` (so DistributedDataParallel sees the whole pass)."""

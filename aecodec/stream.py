@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .model import Autoencoder
-from .phase import DEFAULT_ITERS, DEFAULT_MOMENTUM, griffin_lim
+from .phase import DEFAULT_MOMENTUM, griffin_lim
+from .phaseinit import initial_phase
 from .stereo import ILD_FRAMES, channel_gains, ild_symbols
 from .stft import istft, log_magnitude, magnitude_from_log, stft
 
@@ -141,10 +142,11 @@ class ChunkDecoder:
     """
 
     def __init__(self, net: Autoencoder, layout: Layout, *, stereo: bool,
-                 iters: int = DEFAULT_ITERS, momentum: float = DEFAULT_MOMENTUM,
+                 iters: int | None = None, momentum: float = DEFAULT_MOMENTUM,
                  seed: int = 0) -> None:
         self.net, self.lay, self.stereo = net, layout, stereo
-        self.iters, self.momentum, self.seed = iters, momentum, seed
+        self.iters = net.cfg.decode_iters if iters is None else iters
+        self.momentum, self.seed = momentum, seed
         self._window: list[ChunkSymbols] = []
         self._prev: tuple[int, torch.Tensor] | None = None  # (first frame, complex [F, GL_LEFT])
         self._tail: tuple[int, np.ndarray] | None = None  # (abs sample, samples [n, ch])
@@ -198,6 +200,13 @@ class ChunkDecoder:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + target.index)
         phase0 = torch.rand(mag.shape, generator=gen) * 2 * torch.pi
         pinned = self._prev[1][None] if has_prev and self._prev is not None else None
+        if self.net.phase is not None:  # learned initial phase, continuing the emitted frames
+            start, anchor = ((pinned[0, :, -1].angle(), GL_LEFT - 1) if pinned is not None
+                             else (phase0[:, 0], 0))
+            with torch.inference_mode():
+                phase0 = initial_phase(self.net.phase, logmag[None, :, g0 - lm0:g1 - lm0],
+                                       n_fft=st.n_fft, hop=st.hop, start=start[None],
+                                       anchor=min(anchor, g1 - g0 - 1))[0]
         a0 = g0 * lay.hop
         length = (lay.samples if g1 == lay.frames else (g1 - 1) * lay.hop) - a0
         with torch.inference_mode():
