@@ -174,7 +174,7 @@ def test_encode_is_deterministic_and_lands_on_its_rate(tiny_model: Path) -> None
 
 def test_a_failing_chunk_coder_raises_instead_of_hanging(tiny_model: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import aecodec.codec as codec
+    from aecodec import codec
 
     calls = []
 

@@ -18,8 +18,13 @@ from aecodec.audio import Audio
 from aecodec.checkpoint import load_weights, save_weights
 from aecodec.codec import decode_audio, encode_audio, load_model
 from aecodec.model import Autoencoder, ModelConfig
-from aecodec.phaseinit import (PhaseNet, basin_peaks, initial_phase, integrate_phase,
-                               phase_derivatives)
+from aecodec.phaseinit import (
+    PhaseNet,
+    basin_peaks,
+    initial_phase,
+    integrate_phase,
+    phase_derivatives,
+)
 from aecodec.stft import stft
 
 from .conftest import synth_music
