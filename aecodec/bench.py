@@ -27,7 +27,7 @@ from .errors import AecError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 METRICS = ("seed_rmse", "mr_rmse", "mel_l1", "lsd_db", "snr_db")
-REFERENCES = ("opus", "mp3", "dct")
+REFERENCES = ("opus", "mp3", "dct", "dct8")
 
 
 @dataclass

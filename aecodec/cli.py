@@ -230,7 +230,9 @@ def _csv_floats(value: str) -> list[float]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-b", "--bitrate", "bitrates", default="3,6,12", show_default=True,
               help="Comma-separated aecodec operating points (kbps).")
-@click.option("--against", default="", help="Reference codecs: any of opus,mp3,dct.")
+@click.option("--against", default="",
+              help="Reference codecs: any of opus,mp3,dct,dct8 (dct8: the DCT reference with "
+                   "int8 coefficients, as aecodec's residual layer).")
 @click.option("--iters", type=click.IntRange(0, 1000), default=None,
               help="Griffin-Lim iterations for aecodec's decoder [default: the model's].")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,

@@ -225,7 +225,7 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     coefs = dct_blocks(resid)  # once: the search below only re-quantizes
 
     def code(scale: float, level: int = DCT_LEVEL) -> bytes:
-        return encode_coefficients(coefs, shape=resid.shape, scale=scale, level=level)
+        return encode_coefficients(coefs, shape=resid.shape, scale=scale, level=level, narrow=True)
 
     try:
         # search with fast zstd (level 3), then code the chosen scale once at level 19. The

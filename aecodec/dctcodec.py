@@ -12,7 +12,9 @@ coefficient-major (coefficient ``(0, 0)`` of every block, then ``(0, 1)``, ...) 
 similar values sit together, and compressed by zstandard at level 19.
 
 Stream layout: a 16-byte header ``<4sBBHIf`` (magic ``b"DCTq"``, version, block size, bins,
-frames, scale) followed by the zstd frame. Decoding yields the log-spectrogram; phase is
+frames, scale) followed by the zstd frame. Version 1 stores the integers as int16; version 2
+(``narrow=True`` when every integer fits) as int8, which zstd packs 18-19 % smaller (residual
+layer, 5 held-out clips, scales 0.5-2) because half of the int16 bytes are sign extension. Decoding yields the log-spectrogram; phase is
 left to Griffin-Lim (see :func:`aecodec.refcodecs.run_dct`).
 
 References
@@ -33,6 +35,10 @@ from .errors import FormatError
 
 MAGIC = b"DCTq"
 VERSION = 1
+"""Stream version of int16 coefficients (the reference codec's layout)."""
+VERSION_NARROW = 2
+"""Stream version of int8 coefficients."""
+_WIDTH = {VERSION: "<i2", VERSION_NARROW: "i1"}
 BLOCK = 16
 """Block edge in bins and frames."""
 FREQ_SLOPE = 4.0
@@ -61,7 +67,8 @@ def _blocks(shape: tuple[int, int]) -> tuple[int, int]:
     return -(-shape[0] // BLOCK), -(-shape[1] // BLOCK)
 
 
-def encode_dct(logmag: np.ndarray, *, scale: float, level: int = ZSTD_LEVEL) -> bytes:
+def encode_dct(logmag: np.ndarray, *, scale: float, level: int = ZSTD_LEVEL,
+               narrow: bool = False) -> bytes:
     """Compress a log-magnitude spectrogram ``[freq, frames]`` to bytes.
 
     Parameters
@@ -70,6 +77,9 @@ def encode_dct(logmag: np.ndarray, *, scale: float, level: int = ZSTD_LEVEL) -> 
         Natural-log magnitudes, finite.
     scale : float
         Base quantiser step (> 0); larger is coarser and smaller.
+    narrow : bool, default False
+        Store int8 coefficients (version 2) when they fit; the default is the reference
+        codec's int16 layout (version 1).
 
     Returns
     -------
@@ -82,7 +92,8 @@ def encode_dct(logmag: np.ndarray, *, scale: float, level: int = ZSTD_LEVEL) -> 
         raise ValueError(f"encode_dct() expects non-empty [freq, frames], got {logmag.shape}")
     if not 0 < logmag.shape[0] < 2**16 or logmag.shape[1] >= 2**32:
         raise ValueError(f"encode_dct() cannot store a spectrogram of shape {logmag.shape}")
-    return encode_coefficients(dct_blocks(logmag), shape=logmag.shape, scale=scale, level=level)
+    return encode_coefficients(dct_blocks(logmag), shape=logmag.shape, scale=scale, level=level,
+                               narrow=narrow)
 
 
 def dct_blocks(logmag: np.ndarray) -> np.ndarray:
@@ -98,8 +109,9 @@ def dct_blocks(logmag: np.ndarray) -> np.ndarray:
 
 
 def encode_coefficients(coefs: np.ndarray, *, shape: tuple[int, int], scale: float,
-                        level: int = ZSTD_LEVEL) -> bytes:
-    """Quantize :func:`dct_blocks` output at ``scale`` and write the stream for ``shape``."""
+                        level: int = ZSTD_LEVEL, narrow: bool = False) -> bytes:
+    """Quantize :func:`dct_blocks` output at ``scale`` and write the stream for ``shape``
+    (``narrow``: as int8, stream version 2, when every integer fits; else version 1)."""
     if not scale > 0 or not np.isfinite(scale):
         raise ValueError(f"encode_dct() called with scale={scale}, not a positive number")
     scale = float(np.float32(scale))  # the value the header stores and the decoder uses
@@ -107,8 +119,9 @@ def encode_coefficients(coefs: np.ndarray, *, shape: tuple[int, int], scale: flo
     if np.abs(ints).max() > 32767:
         raise ValueError(f"encode_dct() called with scale={scale:.4g}: too fine a step for "
                          "16-bit coefficients")
-    payload = ints.astype("<i2").transpose(2, 3, 0, 1).tobytes()  # coefficient-major
-    header = _HEADER.pack(MAGIC, VERSION, BLOCK, shape[0], shape[1], scale)
+    version = VERSION_NARROW if narrow and np.abs(ints).max() <= 127 else VERSION
+    payload = ints.astype(_WIDTH[version]).transpose(2, 3, 0, 1).tobytes()  # coefficient-major
+    header = _HEADER.pack(MAGIC, version, BLOCK, shape[0], shape[1], scale)
     return header + zstandard.ZstdCompressor(level=level).compress(payload)
 
 
@@ -122,10 +135,11 @@ def decode_dct(data: bytes) -> np.ndarray:
     magic, version, block, freq, frames, scale = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise FormatError(f"not a DCT stream (magic {magic!r}, expected {MAGIC!r})")
-    if version != VERSION or block != BLOCK:
+    if version not in _WIDTH or block != BLOCK:
         raise FormatError(f"DCT stream version {version} block {block} is unsupported")
+    width = np.dtype(_WIDTH[version])
     rows, cols = _blocks((freq, frames))
-    size = rows * cols * BLOCK * BLOCK * 2
+    size = rows * cols * BLOCK * BLOCK * width.itemsize
     try:
         payload = zstandard.ZstdDecompressor().decompress(data[HEADER_BYTES:],
                                                           max_output_size=size)
@@ -133,7 +147,7 @@ def decode_dct(data: bytes) -> np.ndarray:
         raise FormatError(f"DCT stream payload is corrupt ({exc})") from None
     if len(payload) != size:
         raise FormatError(f"DCT stream payload holds {len(payload)} bytes, expected {size}")
-    ints = np.frombuffer(payload, dtype="<i2").reshape(BLOCK, BLOCK, rows, cols)
+    ints = np.frombuffer(payload, dtype=width).reshape(BLOCK, BLOCK, rows, cols)
     coefs = ints.transpose(2, 3, 0, 1) * quant_steps(rows, scale=scale)
     blocks = idctn(coefs, type=2, axes=(2, 3), norm="ortho")
     padded = blocks.transpose(0, 2, 1, 3).reshape(rows * BLOCK, cols * BLOCK)

@@ -101,12 +101,35 @@ def test_run_dct_smaller_scale_costs_more_and_sounds_closer() -> None:
     assert metrics.mel_l1(x, fine.audio, rate=RATE) < metrics.mel_l1(x, coarse.audio, rate=RATE)
 
 
+@pytest.mark.parametrize("codec", ["dct", "dct8"])
 @pytest.mark.parametrize("kbps", [2.0, 8.0])
-def test_dct_run_at_bitrate_hits_the_target(kbps: float) -> None:
+def test_dct_run_at_bitrate_hits_the_target(kbps: float, codec: str) -> None:
     x = synthetic()
-    res = refcodecs.run_at_bitrate("dct", x, rate=RATE, kbps=kbps)
+    res = refcodecs.run_at_bitrate(codec, x, rate=RATE, kbps=kbps)
     assert actual_kbps(res.nbytes, samples=len(x), rate=RATE) == pytest.approx(kbps, rel=0.1)
-    assert res.audio.shape == x.shape and res.setting.startswith("scale=")
+    assert res.audio.shape == x.shape and res.setting.startswith("scale=") and res.name == codec
+
+
+def test_narrow_dct_stream_is_smaller_and_decodes_to_the_same_values() -> None:
+    """int8 coefficients (version 2) where they fit: same decoded spectrogram, fewer bytes;
+    a step too fine for int8 falls back to the int16 layout (version 1)."""
+    spec = logmag(synthetic())
+    wide = dctcodec.encode_dct(spec, scale=1.0)
+    narrow = dctcodec.encode_dct(spec, scale=1.0, narrow=True)
+    assert (wide[4], narrow[4]) == (dctcodec.VERSION, dctcodec.VERSION_NARROW)
+    assert len(narrow) < len(wide)
+    assert np.array_equal(dctcodec.decode_dct(wide), dctcodec.decode_dct(narrow))
+    fine = dctcodec.encode_dct(spec, scale=0.03, narrow=True)  # integers up to 1110
+    assert fine[4] == dctcodec.VERSION
+    assert np.array_equal(dctcodec.decode_dct(fine),
+                          dctcodec.decode_dct(dctcodec.encode_dct(spec, scale=0.03)))
+
+
+def test_dct_stream_of_an_unknown_version_is_refused() -> None:
+    data = bytearray(dctcodec.encode_dct(logmag(synthetic()), scale=1.0))
+    data[4] = 3
+    with pytest.raises(FormatError, match="version 3"):
+        dctcodec.decode_dct(bytes(data))
 
 
 def test_dct_at_another_rate_returns_that_rate() -> None:
@@ -121,7 +144,7 @@ def test_run_at_bitrate_rejects_unknown_codecs() -> None:
 
 def test_available_reports_each_codec() -> None:
     got = available()
-    assert set(got) == {"opus", "mp3", "dct"} and got["dct"] is True
+    assert set(got) == {"opus", "mp3", "dct", "dct8"} and got["dct"] is got["dct8"] is True
 
 
 def test_missing_tool_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
