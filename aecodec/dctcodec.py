@@ -14,8 +14,9 @@ similar values sit together, and compressed by zstandard at level 19.
 Stream layout: a 16-byte header ``<4sBBHIf`` (magic ``b"DCTq"``, version, block size, bins,
 frames, scale) followed by the zstd frame. Version 1 stores the integers as int16; version 2
 (``narrow=True`` when every integer fits) as int8, which zstd packs 18-19 % smaller (residual
-layer, 5 held-out clips, scales 0.5-2) because half of the int16 bytes are sign extension. Decoding yields the log-spectrogram; phase is
-left to Griffin-Lim (see :func:`aecodec.refcodecs.run_dct`).
+layer, 5 held-out clips, scales 0.5-2) because half of the int16 bytes are sign extension.
+Decoding yields the log-spectrogram; phase is left to Griffin-Lim (see
+:func:`aecodec.refcodecs.run_dct`).
 
 References
 ----------
@@ -116,10 +117,11 @@ def encode_coefficients(coefs: np.ndarray, *, shape: tuple[int, int], scale: flo
         raise ValueError(f"encode_dct() called with scale={scale}, not a positive number")
     scale = float(np.float32(scale))  # the value the header stores and the decoder uses
     ints = np.rint(coefs / quant_steps(coefs.shape[0], scale=scale))
-    if np.abs(ints).max() > 32767:
+    peak = np.abs(ints).max()
+    if peak > 32767:
         raise ValueError(f"encode_dct() called with scale={scale:.4g}: too fine a step for "
                          "16-bit coefficients")
-    version = VERSION_NARROW if narrow and np.abs(ints).max() <= 127 else VERSION
+    version = VERSION_NARROW if narrow and peak <= 127 else VERSION
     payload = ints.astype(_WIDTH[version]).transpose(2, 3, 0, 1).tobytes()  # coefficient-major
     header = _HEADER.pack(MAGIC, version, BLOCK, shape[0], shape[1], scale)
     return header + zstandard.ZstdCompressor(level=level).compress(payload)

@@ -55,6 +55,11 @@ def mel_matrix(*, rate: int, n_fft: int) -> torch.Tensor:
     return _MEL[(rate, n_fft)]
 
 
+def cosine_lr(lr: float, frac: float) -> float:
+    """Learning rate at ``frac`` (0..1) of the budget: cosine decay from ``lr`` to 5 % of it."""
+    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
 def loss_terms(model: torch.nn.Module, audio: torch.Tensor, *, step: torch.Tensor,
                lam: float, mel: float = 0.0) -> dict[str, torch.Tensor]:
     """Distortion and rate terms for a batch ``audio [B, samples]``, quantizer ``step [B,1,1]``.
@@ -154,7 +159,7 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
         # cosine schedule over the step budget when one is given (reproducible), else over time
         frac = step / max_steps if max_steps else min(1.0, (time.time() - t0) / budget)
         for g in opt.param_groups:  # cosine decay to 5% over the time budget
-            g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            g["lr"] = cosine_lr(cfg.lr, frac)
         audio = torch.from_numpy(sample_crops(pool, batch=cfg.batch, length=length, rng=rng))
         log_step = rng.uniform(math.log(cfg.step_min), math.log(cfg.step_max), (cfg.batch, 1, 1))
         terms = loss_terms(net, audio.to(device), lam=cfg.lam, mel=cfg.mel,

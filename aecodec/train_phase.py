@@ -34,6 +34,7 @@ from .dctcodec import decode_dct, encode_dct
 from .model import Autoencoder
 from .phaseinit import PhaseNet, phase_derivatives
 from .stft import LOG_EPS, stft
+from .train import cosine_lr
 
 RESIDUAL_SHARE = 0.7
 """Share of crops that also get the DCT-coded residual layer (as encodes above 1.5 kbps do)."""
@@ -127,8 +128,8 @@ def train(*, init: Path, data: list[Path], cache: Path, run: Path, minutes: floa
 
     while time.time() - t0 < budget and not 0 < max_steps <= step:
         frac = min(1.0, (time.time() - t0) / budget)
-        for g in opt.param_groups:  # cosine decay to 5 % over the time budget
-            g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(lr, frac)
         audio = torch.from_numpy(sample_crops(pool, batch=batch, length=length, rng=rng))
         spec = stft(audio, n_fft=st.n_fft, hop=st.hop)
         decoded = decoded_logmag(model, torch.log(spec.abs() + LOG_EPS), rng=rng, steps=steps)
