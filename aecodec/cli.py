@@ -206,7 +206,9 @@ def info(input: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"{input}: aecodec format v1, model {meta['model']['id']} "
+    with input.open("rb") as f:
+        version = f.read(5)[4]  # read_meta checked the header: a version this build reads
+    click.echo(f"{input}: aecodec format v{version}, model {meta['model']['id']} "
                f"(sha256 {meta['model']['sha256'][:12]})")
     coded = "parametric stereo" if meta.get("stereo") == "ild" else "mono"
     click.echo(f"  audio:   {seconds:.3f} s, {meta['rate']} Hz, {meta['channels']} ch "

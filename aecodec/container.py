@@ -1,6 +1,9 @@
-"""The ``.aec`` container, version 1: header, JSON metadata, CRC-checked chunks, end record.
+"""The ``.aec`` container, versions 1 and 2: header, JSON metadata, CRC-checked chunks, end record.
 
-The byte layout is specified in ``docs/format.md``; chunk payloads are opaque here. Readers
+The byte layout is specified in ``docs/format.md``; chunk payloads are opaque here. The two
+versions differ only in how the metadata JSON is compressed: version 1 uses a plain zstd frame,
+version 2 a zstd frame against the built-in raw-content dictionary :data:`META_DICT`. Writers
+write :data:`FORMAT_VERSION` (2) unless told otherwise; readers read both. Readers
 raise only :class:`~aecodec.errors.FormatError` (or a subclass) for any input bytes, never
 allocate beyond the limits below, and give one-line messages that start with ``name`` (the
 file name to report). Writers raise ``TypeError``/``ValueError`` for caller mistakes.
@@ -24,7 +27,8 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 MAGIC = b"AEC\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what writers write by default
+VERSIONS = (1, 2)  # what this build reads and can write
 MAX_META_BYTES = 1 << 20  # decompressed metadata JSON
 MAX_CHUNK_BYTES = 16 << 20  # one chunk payload
 MAX_CHUNKS = 1 << 20
@@ -33,6 +37,26 @@ MAX_META_BLOCK = 0xFFFF  # compressed metadata: the u16 length field
 _HEADER = struct.Struct("<4sBBHI")  # magic, version, flags, M, CRC32 of the metadata block
 _RECORD = struct.Struct("<II")  # payload length (0: end record), CRC32 (end: chunk count)
 _READ_STEP = 1 << 20  # read in steps so a forged length cannot allocate ahead of the data
+_META_LEVEL = 19  # zstd level of the metadata frame (both versions)
+
+META_DICT = (
+    # A mono file at 22050 Hz, then a stereo file at 44100 Hz (10 s each, model aecodec-v1).
+    b'{"channels":1,"chunk_frames":128,"codec":"aecodec","coder":"zstd","frames":862,"hop":256,'
+    b'"latent":[64,216],"length":220500,"model":{"id":"aecodec-v1","sha256":"fa354cc04e075567"},'
+    b'"model_rate":22050,"n_fft":1024,"quant":{"dtype":"int8"},"rate":22050,"stereo":"none"}'
+    b'{"channels":2,"chunk_frames":128,"codec":"aecodec","coder":"zstd","frames":862,"hop":256,'
+    b'"ild":{"bands":16,"frames":8,"step_db":2.0},"latent":[64,216],"length":441000,'
+    b'"model":{"id":"aecodec-v1","sha256":"fa354cc04e075567"},'
+    b'"model_rate":22050,"n_fft":1024,"quant":{"dtype":"int8"},"rate":44100,"stereo":"ild"}'
+)
+"""The zstd raw-content dictionary of version-2 metadata (573 bytes, CRC-32 ``0xb75fa62f``).
+
+Part of the file format, written out here on purpose: any change to these bytes makes
+existing version-2 files unreadable, so it needs a new format version. It is two typical
+metadata objects as compact key-sorted JSON, the most likely one (stereo) last, because zstd
+codes matches near the end of the dictionary most cheaply. Values not in it still compress;
+they only cost a few bytes more.
+"""
 
 
 @dataclass(frozen=True)
@@ -52,11 +76,56 @@ class ChunkIndex:
     crc: int
 
 
-def encode_meta(meta: dict[str, Any]) -> bytes:
-    """Encode ``meta`` as a zstd frame (level 19) of compact, key-sorted UTF-8 JSON.
+def _check_version(version: int) -> int:
+    """``version`` if this build can write it, else ``ValueError`` naming it."""
+    if type(version) is not int or version not in VERSIONS:
+        raise ValueError(
+            f"format version {version!r} cannot be written (this build writes "
+            f"{VERSIONS[0]}-{VERSIONS[-1]})"
+        )
+    return version
 
-    ``TypeError``/``ValueError`` if it is not a dict, not JSON (NaN included) or too big.
+
+def _meta_dict(version: int) -> zstandard.ZstdCompressionDict | None:
+    """The zstd dictionary of a version's metadata frame (``None``: no dictionary).
+
+    A fresh object per call (573 bytes, cheap): no zstd state is shared between calls or
+    threads, and nothing is built at import.
     """
+    if version == 1:
+        return None
+    return zstandard.ZstdCompressionDict(META_DICT, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def _meta_compressor(version: int) -> zstandard.ZstdCompressor:
+    """The zstd compressor of a version's metadata frame (content size in the frame header)."""
+    d = _meta_dict(version)
+    if d is None:
+        return zstandard.ZstdCompressor(level=_META_LEVEL, write_content_size=True)
+    return zstandard.ZstdCompressor(
+        level=_META_LEVEL,
+        dict_data=d,
+        write_dict_id=False,
+        write_content_size=True,
+        write_checksum=False,
+    )
+
+
+def _meta_decompressor(version: int) -> zstandard.ZstdDecompressor:
+    """The zstd decompressor of a version's metadata frame."""
+    d = _meta_dict(version)
+    return zstandard.ZstdDecompressor() if d is None else zstandard.ZstdDecompressor(dict_data=d)
+
+
+def encode_meta(meta: dict[str, Any], *, version: int = FORMAT_VERSION) -> bytes:
+    """Encode ``meta`` as the metadata block of format ``version``.
+
+    Compact, key-sorted UTF-8 JSON in one zstd frame (level 19, content size recorded);
+    version 2 compresses it against :data:`META_DICT`, version 1 without a dictionary.
+    ``TypeError``/``ValueError`` if it is not a dict, not JSON (NaN included), too big, or
+    ``version`` is not one this build writes.
+    """
+    _check_version(version)
     if not isinstance(meta, dict):
         raise TypeError(f"encode_meta() needs a dict, got {type(meta).__name__}")
     raw = json.dumps(
@@ -64,7 +133,7 @@ def encode_meta(meta: dict[str, Any]) -> bytes:
     ).encode("utf-8")
     if len(raw) > MAX_META_BYTES:
         raise ValueError(f"metadata JSON is {len(raw)} bytes > limit {MAX_META_BYTES}")
-    block = zstandard.ZstdCompressor(level=19, write_content_size=True).compress(raw)
+    block = _meta_compressor(version).compress(raw)
     if len(block) > MAX_META_BLOCK:
         raise ValueError(f"compressed metadata is {len(block)} bytes > limit {MAX_META_BLOCK}")
     return block
@@ -75,13 +144,15 @@ class AecWriter:
 
     As a context manager the end record is written only if the block exits without an
     exception, so an interrupted file stays detectably truncated. The caller owns
-    ``fileobj``.
+    ``fileobj``. ``version`` is the format version to write (1 or 2).
     """
 
-    def __init__(self, fileobj: IO[bytes], meta: dict[str, Any]) -> None:
-        block = encode_meta(meta)
+    def __init__(
+        self, fileobj: IO[bytes], meta: dict[str, Any], *, version: int = FORMAT_VERSION
+    ) -> None:
+        block = encode_meta(meta, version=version)
         self._f, self._count, self._written, self._closed = fileobj, 0, 0, False
-        self._write(_HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(block), zlib.crc32(block)))
+        self._write(_HEADER.pack(MAGIC, version, 0, len(block), zlib.crc32(block)))
         self._write(block)
 
     def _write(self, data: bytes) -> None:
@@ -115,18 +186,26 @@ class AecWriter:
             self.close()
 
 
-def write_aec(fileobj: IO[bytes], meta: dict[str, Any], chunks: Iterable[bytes]) -> int:
-    """Write a complete container to ``fileobj``; return the number of bytes written."""
-    writer = AecWriter(fileobj, meta)
+def write_aec(
+    fileobj: IO[bytes],
+    meta: dict[str, Any],
+    chunks: Iterable[bytes],
+    *,
+    version: int = FORMAT_VERSION,
+) -> int:
+    """Write a complete container of format ``version`` to ``fileobj``; return its size."""
+    writer = AecWriter(fileobj, meta, version=version)
     for payload in chunks:
         writer.write_chunk(payload)
     return writer.close()
 
 
-def pack(meta: dict[str, Any], chunks: Iterable[bytes]) -> bytes:
-    """Return a complete container as bytes."""
+def pack(
+    meta: dict[str, Any], chunks: Iterable[bytes], *, version: int = FORMAT_VERSION
+) -> bytes:
+    """Return a complete container of format ``version`` as bytes."""
     buf = io.BytesIO()
-    write_aec(buf, meta, chunks)
+    write_aec(buf, meta, chunks, version=version)
     return buf.getvalue()
 
 
@@ -149,14 +228,21 @@ def _read_exact(f: IO[bytes], n: int, name: str, what: str) -> bytes:
     return data
 
 
-def _decode_meta(block: bytes, name: str) -> dict[str, Any]:
+def _decode_meta(block: bytes, name: str, *, version: int) -> dict[str, Any]:
+    """Decode the metadata block of a format ``version`` this build reads (see encode_meta)."""
     try:
+        params = zstandard.get_frame_parameters(block)
+        if params.dict_id:  # neither version writes a dictionary id: a foreign dictionary
+            raise FormatError(
+                f"{name}: metadata corrupted (zstd frame needs dictionary {params.dict_id})"
+            )
         # decompress() trusts a declared content size over max_output_size: check it first.
-        size = zstandard.get_frame_parameters(block).content_size
+        size = params.content_size
         if size != zstandard.CONTENTSIZE_UNKNOWN and size > MAX_META_BYTES:
             raise FormatError(f"{name}: metadata size {size} exceeds limit {MAX_META_BYTES}")
-        raw = zstandard.ZstdDecompressor().decompress(block, max_output_size=MAX_META_BYTES)
-        tail = zstandard.ZstdDecompressor().decompressobj()
+        reader = _meta_decompressor(version)
+        raw = reader.decompress(block, max_output_size=MAX_META_BYTES)
+        tail = reader.decompressobj()
         tail.decompress(block)  # bounded: the first frame is now known to fit the cap
         if tail.unused_data:
             raise FormatError(f"{name}: metadata corrupted (data after the zstd frame)")
@@ -193,18 +279,21 @@ def read_header(fileobj: IO[bytes], *, name: str = "<stream>") -> tuple[dict[str
     if len(head) < _HEADER.size:
         raise FormatError(f"{name}: truncated (header cut short)")
     _, version, flags, size, crc = _HEADER.unpack(head)
-    if version != FORMAT_VERSION:
+    if version not in VERSIONS:
         raise UnsupportedVersionError(
-            f"{name}: unsupported format version {version} (this build reads {FORMAT_VERSION})"
+            f"{name}: unsupported format version {version} "
+            f"(this build reads {VERSIONS[0]}-{VERSIONS[-1]})"
         )
     if flags:
-        raise FormatError(f"{name}: unknown header flags 0x{flags:02x} (version 1 has none)")
+        raise FormatError(
+            f"{name}: unknown header flags 0x{flags:02x} (version {version} has none)"
+        )
     if size == 0:
         raise FormatError(f"{name}: metadata length 0 is invalid")
     block = _read_exact(fileobj, size, name, "metadata")
     if zlib.crc32(block) != crc:
         raise FormatError(f"{name}: metadata corrupted (CRC mismatch)")
-    return _decode_meta(block, name), _HEADER.size + size
+    return _decode_meta(block, name, version=version), _HEADER.size + size
 
 
 def _record(f: IO[bytes], name: str, count: int) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import struct
@@ -21,6 +22,8 @@ from aecodec.container import (
     MAGIC,
     MAX_CHUNK_BYTES,
     MAX_META_BYTES,
+    META_DICT,
+    VERSIONS,
     AecFile,
     AecWriter,
     ChunkIndex,
@@ -59,13 +62,29 @@ GOLDEN = (
 )
 
 
-def sample() -> bytes:
-    return pack(META, CHUNKS)
+# Metadata as the codec writes it for a 10 s stereo file (what META_DICT was made from), and
+# for a 7 s one (values that are not in the dictionary).
+TYPICAL: dict[str, Any] = {
+    "channels": 2, "chunk_frames": 128, "codec": "aecodec", "coder": "zstd", "frames": 862,
+    "hop": 256, "ild": {"bands": 16, "frames": 8, "step_db": 2.0}, "latent": [64, 216],
+    "length": 441000, "model": {"id": "aecodec-v1", "sha256": "fa354cc04e075567"},
+    "model_rate": 22050, "n_fft": 1024, "quant": {"dtype": "int8"}, "rate": 44100,
+    "stereo": "ild",
+}  # fmt: skip
+TYPICAL_7S = {**TYPICAL, "frames": 603, "latent": [64, 151], "length": 308700}
+
+# A version-2 metadata block as written by this build for TYPICAL (zstd 1.5, level 19): its
+# back references point into META_DICT, so it pins the dictionary that readers use.
+GOLDEN_V2_BLOCK = bytes.fromhex("28b52ffd6034004d0000087b01003037ea1202")
 
 
-def forge(block: bytes, records: bytes = b"\x00" * 8) -> bytes:
+def sample(version: int = FORMAT_VERSION) -> bytes:
+    return pack(META, CHUNKS, version=version)
+
+
+def forge(block: bytes, records: bytes = b"\x00" * 8, *, version: int = FORMAT_VERSION) -> bytes:
     """A file with an arbitrary metadata block (correct CRC) and raw bytes after it."""
-    header = MAGIC + struct.pack("<BBHI", 1, 0, len(block), zlib.crc32(block))
+    header = MAGIC + struct.pack("<BBHI", version, 0, len(block), zlib.crc32(block))
     return header + block + records
 
 
@@ -106,12 +125,13 @@ def test_golden_file_decodes() -> None:
     assert read_header(io.BytesIO(GOLDEN)) == ({"v": 1}, 28)
 
 
-def test_written_header_layout() -> None:
-    data = pack({"v": 1}, [b"hello"])
-    block = encode_meta({"v": 1})
+@pytest.mark.parametrize("version", [1, 2])
+def test_written_header_layout(version: int) -> None:
+    data = pack({"v": 1}, [b"hello"], version=version)
+    block = encode_meta({"v": 1}, version=version)
     m = len(block)
     assert data[:4] == b"AEC\x00" == MAGIC
-    assert data[4] == FORMAT_VERSION == 1
+    assert data[4] == version
     assert data[5] == 0
     assert data[6:8] == struct.pack("<H", m)
     assert data[8:12] == struct.pack("<I", zlib.crc32(block))
@@ -120,21 +140,75 @@ def test_written_header_layout() -> None:
     assert read_header(io.BytesIO(data))[1] == 12 + m
 
 
-def test_metadata_is_compact_sorted_utf8_json() -> None:
-    raw = zstandard.ZstdDecompressor().decompress(encode_meta({"b": 1, "a": [1, 2], "é": "ü"}))
-    assert raw == '{"a":[1,2],"b":1,"é":"ü"}'.encode()
-    params = zstandard.get_frame_parameters(encode_meta({"v": 1}))
+def test_writers_default_to_version_2() -> None:
+    assert FORMAT_VERSION == 2 and VERSIONS == (1, 2)
+    assert pack(META, CHUNKS) == sample(2) != sample(1)
+    buf = io.BytesIO()
+    write_aec(buf, META, CHUNKS)
+    assert buf.getvalue() == sample(2)
+    buf = io.BytesIO()
+    AecWriter(buf, META).close()
+    assert buf.getvalue()[4] == 2
+    assert encode_meta(META) == encode_meta(META, version=2) != encode_meta(META, version=1)
+
+
+def _meta_dict() -> zstandard.ZstdCompressionDict:
+    return zstandard.ZstdCompressionDict(META_DICT, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_metadata_is_compact_sorted_utf8_json(version: int) -> None:
+    reader = zstandard.ZstdDecompressor(dict_data=_meta_dict() if version == 2 else None)
+    block = encode_meta({"b": 1, "a": [1, 2], "é": "ü"}, version=version)
+    assert reader.decompress(block) == '{"a":[1,2],"b":1,"é":"ü"}'.encode()
+    params = zstandard.get_frame_parameters(encode_meta({"v": 1}, version=version))
     assert params.content_size == len(b'{"v":1}')
+    assert (params.dict_id, params.has_checksum) == (0, False)
 
 
+def test_meta_dict_is_pinned() -> None:
+    """META_DICT is part of format version 2: changing it needs a new version."""
+    assert (len(META_DICT), zlib.crc32(META_DICT)) == (573, 0xB75FA62F)
+    first, end = json.JSONDecoder().raw_decode(META_DICT.decode())
+    assert json.loads(META_DICT[end:]) == TYPICAL  # the likeliest object comes last
+    assert first["channels"] == 1 and first["stereo"] == "none"
+    assert unpack(forge(GOLDEN_V2_BLOCK, version=2)).meta == TYPICAL
+    spec = (Path(__file__).resolve().parents[1] / "docs" / "format.md").read_text("utf-8")
+    assert f"\n{META_DICT[:end].decode()}\n{META_DICT[end:].decode()}\n" in spec
+
+
+def test_version_2_metadata_is_small() -> None:
+    for meta in (TYPICAL, TYPICAL_7S):
+        v1, v2 = encode_meta(meta, version=1), encode_meta(meta, version=2)
+        assert len(v2) <= 40 and len(v1) > 180, (meta["length"], len(v1), len(v2))
+    assert len(encode_meta(TYPICAL)) < 25
+
+
+def test_version_2_rejects_a_frame_made_with_another_dictionary() -> None:
+    other = b'{"model":"tiny","sample_rate":48000,"shape":[1,2]}'
+    raw = json.dumps(META, separators=(",", ":"), sort_keys=True).encode()
+    frame = zstandard.ZstdCompressor(
+        level=19,
+        dict_data=zstandard.ZstdCompressionDict(other, dict_type=zstandard.DICT_TYPE_RAWCONTENT),
+        write_dict_id=False,
+    ).compress(raw)
+    with pytest.raises(FormatError) as info:
+        unpack(forge(frame, version=2), name=NAME)
+    text = str(info.value)
+    assert text.startswith(f"{NAME}: metadata corrupted (") and "\n" not in text
+    with pytest.raises(FormatError, match=r"metadata corrupted \(bad zstd frame"):
+        unpack(forge(encode_meta(TYPICAL, version=2), version=1), name=NAME)
+
+
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("via", ["bytes", "path", "bytesio", "pipe"])
-def test_round_trip(via: str, tmp_path: Path) -> None:
+def test_round_trip(via: str, version: int, tmp_path: Path) -> None:
     if via == "bytes":
-        got = unpack(pack(META, CHUNKS))
+        got = unpack(pack(META, CHUNKS, version=version))
     elif via == "path":
         path = tmp_path / NAME
         with path.open("wb") as f:
-            size = write_aec(f, META, CHUNKS)
+            size = write_aec(f, META, CHUNKS, version=version)
         assert size == path.stat().st_size
         with path.open("rb") as f:
             got = read_aec(f, name=str(path))
@@ -147,11 +221,11 @@ def test_round_trip(via: str, tmp_path: Path) -> None:
         assert (meta, chunks) == (META, CHUNKS)
     elif via == "bytesio":
         buf = io.BytesIO()
-        write_aec(buf, META, CHUNKS)
+        write_aec(buf, META, CHUNKS, version=version)
         buf.seek(0)
         got = read_aec(buf)
     else:
-        got = read_aec(io.BufferedReader(NonSeekable(pack(META, CHUNKS))))
+        got = read_aec(io.BufferedReader(NonSeekable(pack(META, CHUNKS, version=version))))
     assert got == AecFile(meta=META, chunks=[*CHUNKS])
 
 
@@ -165,13 +239,14 @@ def test_round_trip_no_chunks_and_offset_start() -> None:
     assert got == CHUNKS
 
 
-def test_streaming_writer() -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_streaming_writer(version: int) -> None:
     buf = io.BytesIO()
-    with AecWriter(buf, META) as writer:
+    with AecWriter(buf, META, version=version) as writer:
         for payload in CHUNKS:
             writer.write_chunk(payload)
     assert writer.close() == len(buf.getvalue())  # close() again is a no-op
-    assert buf.getvalue() == sample()
+    assert buf.getvalue() == sample(version)
 
 
 def test_streaming_writer_interrupted_leaves_truncated_file() -> None:
@@ -203,11 +278,26 @@ def test_writer_rejects_bad_input() -> None:
         scan_chunks(io.BufferedReader(NonSeekable(sample())))
 
 
+@pytest.mark.parametrize("version", [0, 3, 255, -1, 2.0, "2", None])
+def test_writers_refuse_unknown_versions(version: Any) -> None:
+    message = rf"format version {version!r} cannot be written \(this build writes 1-2\)"
+    for write in (
+        lambda: pack(META, CHUNKS, version=version),
+        lambda: write_aec(io.BytesIO(), META, CHUNKS, version=version),
+        lambda: AecWriter(io.BytesIO(), META, version=version),
+        lambda: encode_meta(META, version=version),
+    ):
+        with pytest.raises(ValueError, match=message):
+            write()
+
+
 # ---------------------------------------------------------------- every error, exact messages
 
 
-def _cases() -> list[tuple[str, bytes, type[Exception], str]]:
-    good = sample()
+def _cases(version: int) -> list[tuple[str, bytes, type[Exception], str]]:
+    """Every error, in a file of format ``version`` (plain zstd frames are valid in both)."""
+    forged = functools.partial(forge, version=version)
+    good = sample(version)
     m = struct.unpack_from("<H", good, 6)[0]
     body = good[: 12 + m]  # header + metadata, no records
     bomb = zstandard.ZstdCompressor(write_content_size=False).compress(
@@ -227,10 +317,15 @@ def _cases() -> list[tuple[str, bytes, type[Exception], str]]:
             "version",
             good[:4] + b"\x07" + good[5:],
             UnsupportedVersionError,
-            "song.aec: unsupported format version 7 (this build reads 1)",
+            "song.aec: unsupported format version 7 (this build reads 1-2)",
         ),
-        ("flags", good[:5] + b"\x01" + good[6:], FormatError, "unknown header flags 0x01"),
-        ("meta len 0", forge(b""), FormatError, "song.aec: metadata length 0 is invalid"),
+        (
+            "flags",
+            good[:5] + b"\x01" + good[6:],
+            FormatError,
+            f"song.aec: unknown header flags 0x01 (version {version} has none)",
+        ),
+        ("meta len 0", forged(b""), FormatError, "song.aec: metadata length 0 is invalid"),
         ("header", good[:9], FormatError, "song.aec: truncated (header cut short)"),
         ("meta cut", good[: 12 + m - 1], FormatError, "song.aec: truncated (metadata cut short)"),
         (
@@ -239,47 +334,53 @@ def _cases() -> list[tuple[str, bytes, type[Exception], str]]:
             FormatError,
             "song.aec: metadata corrupted (CRC mismatch)",
         ),
-        ("not zstd", forge(b"{}"), FormatError, "song.aec: metadata corrupted (bad zstd frame"),
+        ("not zstd", forged(b"{}"), FormatError, "song.aec: metadata corrupted (bad zstd frame"),
         (
             "zstd tail",
-            forge(encode_meta({}) + b"x"),
+            forged(encode_meta({}, version=version) + b"x"),
             FormatError,
             "song.aec: metadata corrupted (data after the zstd frame)",
         ),
-        ("bomb", forge(bomb), FormatError, "song.aec: metadata corrupted"),
+        ("bomb", forged(bomb), FormatError, "song.aec: metadata corrupted"),
+        (
+            "dictionary id",
+            forged(DICT_ID_FRAME),
+            FormatError,
+            "song.aec: metadata corrupted (zstd frame needs dictionary 7)",
+        ),
         (
             "declared size",
-            forge(huge_declared),
+            forged(huge_declared),
             FormatError,
             f"song.aec: metadata size {MAX_META_BYTES + 1} exceeds limit {MAX_META_BYTES}",
         ),
         (
             "not utf8",
-            forge(zstandard.ZstdCompressor().compress(b'{"a":"\xff"}')),
+            forged(zstandard.ZstdCompressor().compress(b'{"a":"\xff"}')),
             FormatError,
             "song.aec: metadata corrupted (not UTF-8 JSON)",
         ),
         (
             "not json",
-            forge(zstandard.ZstdCompressor().compress(b"{nope")),
+            forged(zstandard.ZstdCompressor().compress(b"{nope")),
             FormatError,
             "not UTF-8 JSON",
         ),
         (
             "nan",
-            forge(zstandard.ZstdCompressor().compress(b'{"a":NaN}')),
+            forged(zstandard.ZstdCompressor().compress(b'{"a":NaN}')),
             FormatError,
             "not UTF-8 JSON",
         ),
         (
             "deep",
-            forge(zstandard.ZstdCompressor().compress(b"[" * 100_000 + b"]" * 100_000)),
+            forged(zstandard.ZstdCompressor().compress(b"[" * 100_000 + b"]" * 100_000)),
             FormatError,
             "song.aec: metadata corrupted (not UTF-8 JSON)",
         ),
         (
             "list",
-            forge(zstandard.ZstdCompressor().compress(b"[1]")),
+            forged(zstandard.ZstdCompressor().compress(b"[1]")),
             FormatError,
             "song.aec: metadata is a JSON list, not an object",
         ),
@@ -317,7 +418,9 @@ def _cases() -> list[tuple[str, bytes, type[Exception], str]]:
     ]
 
 
-CASES = _cases()
+# GOLDEN_FRAME with a dictionary id: frame header descriptor 0x21 (1-byte dictionary id 7).
+DICT_ID_FRAME = bytes.fromhex("28b52ffd" + "21" + "07" + "07" + "390000") + b'{"v":1}'
+CASES = [(f"v{v}-{c[0]}", *c[1:]) for v in VERSIONS for c in _cases(v)]
 
 
 @pytest.mark.parametrize(
@@ -393,7 +496,7 @@ def test_forged_lengths_refused_before_allocating(length: int, tmp_path: Path) -
 # ---------------------------------------------------------------- every truncation, every flip
 
 
-@pytest.mark.parametrize("data", [GOLDEN, sample()], ids=["golden", "sample"])
+@pytest.mark.parametrize("data", [GOLDEN, sample(1), sample(2)], ids=["golden", "v1", "v2"])
 def test_truncation_at_every_offset(data: bytes) -> None:
     for n in range(len(data)):
         for reader in (read_aec, scan_chunks):
@@ -402,9 +505,10 @@ def test_truncation_at_every_offset(data: bytes) -> None:
             assert ("truncated" if n else "empty") in str(info.value), (reader.__name__, n)
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("mask", [0x01, 0x80, 0xFF])
-def test_byte_flip_at_every_offset(mask: int) -> None:
-    data = sample()
+def test_byte_flip_at_every_offset(mask: int, version: int) -> None:
+    data = sample(version)
     spans = payload_spans(data)
     crc_fields = [(start - 4, start) for start, _ in spans]
     for i in range(len(data)):
@@ -453,9 +557,9 @@ def _only_format_errors(data: bytes) -> None:
 
 
 @FUZZ
-@given(meta=METAS, chunks=PAYLOADS)
-def test_property_round_trip(meta: dict[str, Any], chunks: list[bytes]) -> None:
-    data = pack(meta, chunks)
+@given(meta=METAS, chunks=PAYLOADS, version=st.sampled_from(VERSIONS))
+def test_property_round_trip(meta: dict[str, Any], chunks: list[bytes], version: int) -> None:
+    data = pack(meta, chunks, version=version)
     assert unpack(data) == AecFile(meta=json.loads(json.dumps(meta)), chunks=[*chunks])
 
 
@@ -464,11 +568,15 @@ def test_property_round_trip(meta: dict[str, Any], chunks: list[bytes]) -> None:
 def test_property_random_bytes(data: bytes) -> None:
     _only_format_errors(data)
     _only_format_errors(MAGIC + b"\x01\x00" + data)  # get past the magic and version
+    _only_format_errors(MAGIC + b"\x02\x00" + data)
 
 
 @st.composite
 def mutated_files(draw: st.DrawFn) -> bytes:
-    data = bytearray(pack(draw(METAS), draw(PAYLOADS)))
+    """A file of either version (metadata: random or typical), damaged up to 4 times."""
+    version = draw(st.sampled_from(VERSIONS))
+    meta = draw(METAS | st.sampled_from([TYPICAL, TYPICAL_7S]))
+    data = bytearray(pack(meta, draw(PAYLOADS), version=version))
     for _ in range(draw(st.integers(1, 4))):
         i = draw(st.integers(0, len(data)))
         op = draw(st.sampled_from(["set", "cut", "insert", "delete", "splice"]))
@@ -481,7 +589,7 @@ def mutated_files(draw: st.DrawFn) -> bytes:
         elif op == "delete":
             del data[i : i + draw(st.integers(1, 8))]
         elif op == "splice":
-            other = pack(draw(METAS), draw(PAYLOADS))
+            other = pack(draw(METAS), draw(PAYLOADS), version=draw(st.sampled_from(VERSIONS)))
             data[i:] = other[draw(st.integers(0, len(other))) :]
     return bytes(data)
 
@@ -498,23 +606,45 @@ def test_property_mutations_raise_only_format_errors(data: bytes) -> None:
     length=st.integers(0, 0xFFFFFFFF),
     value=st.integers(0, 0xFFFFFFFF),
     tail=st.binary(max_size=16),
+    version=st.sampled_from(VERSIONS),
 )
-def test_property_forged_fields(m: int, length: int, value: int, tail: bytes) -> None:
-    block = encode_meta({"v": 1})
-    _only_format_errors(MAGIC + struct.pack("<BBHI", 1, 0, m, zlib.crc32(block)) + block + tail)
-    _only_format_errors(forge(block, struct.pack("<II", length, value) + tail))
+def test_property_forged_fields(m: int, length: int, value: int, tail: bytes, version: int) -> None:
+    block = encode_meta({"v": 1}, version=version)
+    head = MAGIC + struct.pack("<BBHI", version, 0, m, zlib.crc32(block))
+    _only_format_errors(head + block + tail)
+    _only_format_errors(forge(block, struct.pack("<II", length, value) + tail, version=version))
 
 
 @FUZZ
-@given(meta=METAS, at=st.integers(0, 1 << 16), value=st.integers(0, 255), cut=st.booleans())
+@given(
+    meta=METAS | st.sampled_from([TYPICAL, TYPICAL_7S]),
+    at=st.integers(0, 1 << 16),
+    value=st.integers(0, 255),
+    cut=st.booleans(),
+    version=st.sampled_from(VERSIONS),
+    read_as=st.sampled_from(VERSIONS),
+)
 def test_property_damaged_metadata_frame(
-    meta: dict[str, Any], at: int, value: int, cut: bool
+    meta: dict[str, Any], at: int, value: int, cut: bool, version: int, read_as: int
 ) -> None:
-    """The CRC matches, so the zstd and JSON decoders themselves see the damage."""
-    block = bytearray(encode_meta(meta))
+    """The CRC matches, so the zstd and JSON decoders themselves see the damage (the frame
+    may also be read under the other version's rule: with or without the dictionary)."""
+    block = bytearray(encode_meta(meta, version=version))
     at %= len(block)
     if cut:
         del block[at + 1 :]
     else:
         block[at] = value
-    _only_format_errors(forge(bytes(block)))
+    _only_format_errors(forge(bytes(block), version=read_as))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_typical_metadata_every_flip_and_cut(version: int) -> None:
+    """Every byte of a typical metadata block damaged (CRC fixed up): only FormatError."""
+    block = encode_meta(TYPICAL, version=version)
+    for i in range(len(block)):
+        _only_format_errors(forge(block[:i], version=version))
+        for mask in (0x01, 0x80, 0xFF):
+            bad = bytearray(block)
+            bad[i] ^= mask
+            _only_format_errors(forge(bytes(bad), version=version))

@@ -44,6 +44,7 @@ def test_golden_info_and_decode_cli(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["info", str(DATA / "golden.aec")])
     assert res.exit_code == 0 and "parametric stereo" in res.stdout
+    assert "aecodec format v1," in res.stdout
     res = runner.invoke(main, ["decode", str(DATA / "golden.aec"), str(tmp_path / "g.wav"),
                                "--start", "2", "--duration", "1", "-q"])
     assert res.exit_code == 0, res.stderr
@@ -51,8 +52,8 @@ def test_golden_info_and_decode_cli(tmp_path: Path) -> None:
 
 def test_future_version_is_refused_clearly(tmp_path: Path) -> None:
     data = bytearray((DATA / "golden.aec").read_bytes())
-    data[4] = 2
+    data[4] = 3
     path = tmp_path / "future.aec"
     path.write_bytes(bytes(data))
     res = CliRunner().invoke(main, ["decode", str(path), str(tmp_path / "o.wav")])
-    assert res.exit_code == 4 and "unsupported format version 2 (this build reads 1)" in res.stderr
+    assert res.exit_code == 4 and "unsupported format version 3 (this build reads 1-2)" in res.stderr
