@@ -22,12 +22,19 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from . import container
+from . import ans, container
 from .audio import Audio
-from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights
+from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights, model_dirs
 from .dctcodec import _HEADER as DCT_HEADER
 from .dctcodec import ZSTD_LEVEL as DCT_LEVEL
-from .dctcodec import dct_blocks, decode_dct, encode_coefficients
+from .dctcodec import (
+    _blocks,
+    dct_blocks,
+    decode_dct,
+    encode_coefficients,
+    quantize_coefficients,
+    reconstruct,
+)
 from .errors import AecError, CorruptChunkError, FormatError, ModelError
 from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
     CODEC_NAME,
@@ -116,7 +123,13 @@ def default_model(kbps: float) -> Model:
     return load_model(DEFAULT_MODELS[-1][1])
 
 
-def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool) -> dict[str, Any]:
+def tables_for(model: Model) -> ans.Tables | None:
+    """The entropy tables fitted for ``model``'s weights (None: the model has none)."""
+    return ans.find_tables(model_sha=model[1]["sha256"], dirs=model_dirs())
+
+
+def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool,
+              coder: str = "zstd") -> dict[str, Any]:
     """Container metadata for a file (see docs/format.md)."""
     net, mmeta = model
     st = net.cfg.stft
@@ -127,7 +140,7 @@ def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bo
         "rate": rate, "channels": channels, "length": length,
         "model_rate": st.rate, "n_fft": st.n_fft, "hop": st.hop, "frames": frames,
         "latent": [net.cfg.latent, -(-frames // net.cfg.down)], "chunk_frames": CHUNK_FRAMES,
-        "quant": {"dtype": "int8"}, "coder": "zstd", "stereo": "none",
+        "quant": {"dtype": "int8"}, "coder": coder, "stereo": "none",
     }
     if stereo:
         meta["stereo"] = "ild"
@@ -156,36 +169,50 @@ def _base_logmag(cl: ChunkLatent, net: Autoencoder, step: float) -> np.ndarray:
     return out[:, f:f + cl.target.shape[1]].numpy()
 
 
-def _fit(encode: Callable[[float], bytes], budget: float, *, lo: float, hi: float,
-         start: float) -> tuple[bytes, float] | None:
-    """The finest ``x`` in ``[lo, hi]`` (log-bisection from ``start``) whose ``encode(x)`` fits
-    ``budget`` bytes; stops within 3 % under it. None if even ``hi`` does not fit."""
-    a, b = math.log(lo), math.log(hi)  # a: finest (too big), b: coarsest
-    best: tuple[bytes, float] | None = None
+def _fit(size: Callable[[float], float], budget: float, *, lo: float, hi: float,
+         start: float) -> float | None:
+    """The finest ``x`` in ``[lo, hi]`` whose ``size(x)`` (decreasing in ``x``) fits ``budget``
+    bytes, stopping within 3 % under it; None if even ``hi`` does not fit.
+
+    Secant steps on ``log size`` against ``log x`` inside a shrinking bracket (bisection when a
+    step would leave it), starting at ``start`` with slope -1: 3-4 evaluations where bisection
+    took 8-10."""
+    a, b = math.log(lo), math.log(hi)  # a: finest end (too big), b: coarsest end (fits)
+    fa = fb = math.nan  # log sizes at a, b where measured
+    best: float | None = None
     mid = min(max(math.log(start), a), b)
+    target = math.log(budget * 0.985) if budget > 0 else -math.inf
     for _ in range(RATE_SEARCH_ITERS + 2):
         x = float(np.float32(math.exp(mid)))
-        data = encode(x)
-        if len(data) > budget:
-            a = mid
+        n = size(x)
+        fm = math.log(n) if 0 < n < math.inf else (math.inf if n > 0 else -math.inf)
+        if n > budget:
+            a, fa = mid, fm
         else:
-            b, best = mid, (data, x)
-            if len(data) >= 0.97 * budget:
+            b, fb, best = mid, fm, x
+            if n >= 0.97 * budget:
                 break
         if b - a < 0.01:
             break
-        mid = (a + b) / 2
+        if math.isfinite(fa) and math.isfinite(fb) and fa > fb:
+            guess = a + (fa - target) * (b - a) / (fa - fb)  # secant inside the bracket
+        elif math.isfinite(fm) and math.isfinite(target):
+            guess = mid + (fm - target)  # slope -1 from the one point known
+        else:
+            guess = (a + b) / 2
+        lo_g, hi_g = a + 0.05 * (b - a), b - 0.05 * (b - a)
+        mid = guess if lo_g <= guess <= hi_g else (a + b) / 2
     if best is None:
         x = float(np.float32(hi))
-        data = encode(x)
-        best = (data, x) if len(data) <= budget else None
+        best = x if size(x) <= budget else None
     return best
 
 
 def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | None = None,
                   steps: tuple[float, float] = (STEP_MIN, STEP_MAX),
                   net: Autoencoder | None = None, base_bytes: float | None = None,
-                  memory: dict[str, float] | None = None) -> tuple[bytes, float]:
+                  memory: dict[str, float] | None = None,
+                  tables: ans.Tables | None = None) -> tuple[bytes, float]:
     """Code one chunk in at most ``target_bytes`` (when reachable). Returns (payload, step).
 
     Base layer: the latent at the finest step (within ``steps``, never clamping symbols) that
@@ -193,39 +220,77 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     given and bytes remain: the ln-magnitude residual between the chunk and what the decoder
     makes of the base layer, DCT-coded (:mod:`aecodec.dctcodec`) at the finest scale that fits.
     The ILD stream, if any, is coded as is. ``memory`` carries the last residual scale from
-    chunk to chunk, so each search starts near its answer.
+    chunk to chunk, so each search starts near its answer. ``tables``: code with
+    :mod:`aecodec.ans` (steps and scales on its grid) instead of zstd.
     """
     memory = memory if memory is not None else {}
     extra = [(ILD, ILD_STEP_DB, encode_stream(cl.ild))] if cl.ild is not None else []
-    latent = torch.from_numpy(cl.latent)[None]
     budget = min(target_bytes, base_bytes) if base_bytes is not None else target_bytes
+    # never finer than the step at which the largest value still fits an int8 symbol: clamped
+    # symbols cost quality (measured: l1 0.57 -> 1.24 on rock at step 0.08) and save nothing
+    finest = min(max(steps[0], float(np.abs(cl.latent).max()) / SYMBOL_MAX * 1.001), steps[1])
+    if tables is None:
+        streams, step = _zstd_base(cl, extra, budget, lo=finest, hi=steps[1],
+                                   start=start_step or 0.3)
+    else:
+        streams, step = _ans_base(cl, extra, budget, tables, lo=finest, hi=steps[1],
+                                  start=start_step or 0.3)
+    payload = pack_payload(streams)
+    room = target_bytes - len(payload) - 9
+    if net is None or cl.target is None or room < MIN_RESIDUAL_BYTES:
+        return payload, step
+    resid = cl.target - _base_logmag(cl, net, step)
+    coefs = dct_blocks(resid)  # once: the search below only re-quantizes
+    layer = (_zstd_residual(coefs, resid.shape, room, memory) if tables is None
+             else _ans_residual(coefs, room, memory, tables))
+    if layer is None:
+        return payload, step
+    return pack_payload([*streams, (RESIDUAL, *layer)]), step
 
-    coded: dict[float, list[tuple[int, float, bytes]]] = {}  # step -> base-layer streams
+
+Streams = list[tuple[int, float, bytes]]
+
+
+def _zstd_base(cl: ChunkLatent, extra: Streams, budget: float, *, lo: float, hi: float,
+               start: float) -> tuple[Streams, float]:
+    latent = torch.from_numpy(cl.latent)[None]
+    coded: dict[float, Streams] = {}  # step -> base-layer streams
 
     def base(step: float, level: int = SEARCH_LEVEL) -> bytes:
         symbols = quantize(latent, step=step)[0].numpy()
         coded[step] = [(LATENT, step, encode_stream(symbols, level=level)), *extra]
         return pack_payload(coded[step])
 
-    # never finer than the step at which the largest value still fits an int8 symbol: clamped
-    # symbols cost quality (measured: l1 0.57 -> 1.24 on rock at step 0.08) and save nothing
-    finest = min(max(steps[0], float(np.abs(cl.latent).max()) / SYMBOL_MAX * 1.001), steps[1])
-    fit = _fit(base, budget, lo=finest, hi=steps[1], start=start_step or 0.3)
-    payload, step = fit if fit is not None else (base(steps[1]), steps[1])
+    found = _fit(lambda x: len(base(x)), budget, lo=lo, hi=hi, start=start)
+    step = found if found is not None else hi
+    if step not in coded:
+        base(step)
     searched = coded[step]
-    best = base(step, level=19)  # the search ran at a faster level: keep the smaller frame
-    if len(best) < len(payload):
-        payload = best
-    else:
+    base(step, level=19)  # the search ran at a faster level: keep the smaller frame
+    if len(pack_payload(searched)) < len(pack_payload(coded[step])):
         coded[step] = searched
-    room = target_bytes - len(payload) - 9
-    if net is None or cl.target is None or room < MIN_RESIDUAL_BYTES:
-        return payload, step
-    resid = cl.target - _base_logmag(cl, net, step)
-    coefs = dct_blocks(resid)  # once: the search below only re-quantizes
+    return coded[step], step
 
+
+def _ans_base(cl: ChunkLatent, extra: Streams, budget: float, tables: ans.Tables, *,
+              lo: float, hi: float, start: float) -> tuple[Streams, float]:
+    latent = torch.from_numpy(cl.latent)[None]
+    fixed = len(pack_payload(extra)) + 9 + 4  # stream header + ANS flush word
+
+    def size(x: float) -> float:
+        step = ans.snap_up(x)
+        symbols = quantize(latent, step=step)[0].numpy()
+        return fixed + ans.latent_bits(symbols, tables, ans.grid_index(step)) / 8
+
+    step = ans.snap_up(_fit(size, budget, lo=lo, hi=hi, start=start) or hi)
+    symbols = quantize(latent, step=step)[0].numpy()
+    return [(LATENT, step, ans.encode_latent(symbols, tables, ans.grid_index(step))), *extra], step
+
+
+def _zstd_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
+                   memory: dict[str, float]) -> tuple[float, bytes] | None:
     def code(scale: float, level: int = DCT_LEVEL) -> bytes:
-        return encode_coefficients(coefs, shape=resid.shape, scale=scale, level=level, narrow=True)
+        return encode_coefficients(coefs, shape=shape, scale=scale, level=level, narrow=True)
 
     try:
         # search with fast zstd (level 3), then code the chosen scale once at level 19. The
@@ -234,40 +299,80 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
         # the encode when the search ran it at every step)
         start = memory.get("scale", 1.0)
         ratio = memory.get("ratio") or len(code(start)) / len(code(start, 3))
-        layer = _fit(lambda scale: code(scale, 3), room / ratio, lo=0.02, hi=50.0, start=start)
-        if layer is None:
-            return payload, step
-        fast, scale = layer
-        final = code(scale)
-        memory["ratio"] = len(final) / len(fast)
+        for _ in range(2):  # a second search only when the carried ratio missed by > 10 %
+            found = _fit(lambda x: len(code(x, 3)), room / ratio, lo=0.02, hi=50.0, start=start)
+            if found is None:
+                return None
+            scale = found
+            final = code(scale)
+            ratio = len(final) / len(code(scale, 3))
+            if 0.9 * room <= len(final) <= room:
+                break
+        memory["ratio"] = ratio
         for _ in range(3):  # the ratio drifted up: coarser until it fits
             if len(final) <= room:
                 break
             scale = float(np.float32(scale * (len(final) / room) ** 1.2 * 1.02))
             final = code(scale)
         if len(final) > room:
-            return payload, step
+            return None
         memory["scale"] = scale
     except ValueError:  # a scale too fine for 16-bit coefficients: no enhancement layer
-        return payload, step
-    return pack_payload([*coded[step], (RESIDUAL, scale, final)]), step
+        return None
+    return scale, final
+
+
+def _ans_residual(coefs: np.ndarray, room: float, memory: dict[str, float],
+                  tables: ans.Tables) -> tuple[float, bytes] | None:
+    unit = quantize_coefficients(coefs, scale=1.0, exact=False)  # coefficients / unit steps
+    peak = float(np.abs(unit).max())
+
+    def size(x: float) -> float:
+        scale = ans.snap_up(x)
+        if peak / scale > ans.SPAN + 0.5:
+            return math.inf
+        q = np.rint(unit / scale).astype(np.int32)
+        return 4 + ans.residual_bits(q, tables, ans.grid_index(scale)) / 8
+
+    found = _fit(size, room, lo=0.02, hi=50.0, start=memory.get("scale", 1.0))
+    if found is None:
+        return None
+    j = ans.grid_index(ans.snap_up(found))
+    for _ in range(4):  # the estimate is within a word or two: coarser until it fits
+        q = np.rint(unit / ans.grid_step(j)).astype(np.int32)
+        if np.abs(q).max() <= ans.SPAN:
+            data = ans.encode_residual(q, tables, j)
+            if len(data) <= room:
+                memory["scale"] = ans.grid_step(j)
+                return ans.grid_step(j), data
+        j += 1
+    return None
 
 
 def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
-                  mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True) -> int:
+                  mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True,
+                  coder: str | None = None) -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
     Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
     mix-down. Each chunk's quantizer step is chosen so the whole file, header included, lands
-    on ``kbps`` (actual bits / duration). Returns the bytes written.
+    on ``kbps`` (actual bits / duration). ``coder``: ``"zstd"``, ``"ans"`` (the model's
+    :mod:`aecodec.ans` tables; :class:`ModelError` if it has none) or None (``"ans"`` when
+    the model has tables, else ``"zstd"``). Returns the bytes written.
     """
     if not MIN_KBPS <= kbps <= MAX_KBPS:
         raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
     model = model or default_model(kbps)
     net = model[0]
     stereo = channels == 2 and not mono
-    meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo)
+    tables = tables_for(model) if coder != "zstd" else None
+    if coder == "ans" and tables is None:
+        raise ModelError(f"model {model[1]['model_id']} has no entropy tables (coder 'ans')")
+    if coder not in (None, "zstd", "ans"):
+        raise ValueError(f"encode_blocks() called with coder={coder!r}")
+    meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo,
+                     coder=f"ans-{tables.sha256[:ans.HASH_CHARS]}" if tables else "zstd")
     lay = layout_of(meta, net)
     steps = step_range(model)
     seconds = length / rate
@@ -287,7 +392,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
         payload, last_step[0] = chunk_payload(
             cl, target_bytes=target, start_step=last_step[0] or None, steps=steps,
             net=net if enhance else None,
-            base_bytes=base_kbps * 1000 / 8 * seconds * share, memory=memory)
+            base_bytes=base_kbps * 1000 / 8 * seconds * share, memory=memory, tables=tables)
         writer.write_chunk(payload)
         memory["slack"] = max(0.0, target - len(payload))
         done[0] += 1
@@ -331,12 +436,13 @@ def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
 
 
 def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
-                 mono: bool = False, enhance: bool = True) -> Encoded:
+                 mono: bool = False, enhance: bool = True, coder: str | None = None) -> Encoded:
     """Encode in-memory audio; see :func:`encode_blocks` (``enhance=False``: base layer only,
     with exactly the quantizer steps a full encode would choose)."""
     buf = io.BytesIO()
     encode_blocks([audio.samples], buf, rate=audio.rate, channels=audio.channels,
-                  length=audio.frames, kbps=kbps, model=model, mono=mono, enhance=enhance)
+                  length=audio.frames, kbps=kbps, model=model, mono=mono, enhance=enhance,
+                  coder=coder)
     aec = container.unpack(buf.getvalue())
     return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])
 
@@ -367,9 +473,28 @@ def _residual(raw: bytes, *, shape: tuple[int, int], name: str) -> np.ndarray:
         raise FormatError(f"{name}: {exc}") from None
 
 
+def coder_tables(meta: dict[str, Any], *, name: str) -> ans.Tables | None:
+    """The entropy tables a validated file's ``coder`` names (None for ``"zstd"``)."""
+    coder = meta["coder"]
+    if coder == "zstd":
+        return None
+    try:
+        return ans.tables_by_sha(coder.removeprefix("ans-"), dirs=model_dirs())
+    except ModelError as exc:
+        raise ModelError(f"{name}: {exc}") from None
+
+
+def _grid(step: float, *, name: str) -> int:
+    j = ans.grid_index(step)
+    if abs(ans.grid_step(j) - step) > 1e-6 * step:
+        raise FormatError(f"{name}: step {step!r} is not on the entropy coder's grid")
+    return j
+
+
 def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: Layout,
-                  name: str) -> ChunkSymbols:
-    """Parse chunk ``k`` (``None``: damaged, decoded as silence-like zeros)."""
+                  name: str, tables: ans.Tables | None = None) -> ChunkSymbols:
+    """Parse chunk ``k`` (``None``: damaged, decoded as silence-like zeros). ``tables``: those
+    of the file's ``ans`` coder (:func:`coder_tables`)."""
     f0, f1 = lay.core(k)
     width = -(-(f1 - f0) // lay.down)
     channels = meta["latent"][0]
@@ -378,17 +503,29 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
     if payload is None:
         return ChunkSymbols(k, np.full((channels, width), 0, np.float32), STEP_MAX,
                             np.zeros((BANDS, ild_width), np.int8) if stereo else None)
+    if meta["coder"] != "zstd" and tables is None:
+        raise ValueError("chunk_symbols() needs the tables of an ans-coded file")
     shapes = {LATENT: (channels, width), **({ILD: (BANDS, ild_width)} if stereo else {})}
     label = f"{name}: chunk {k + 1} of {lay.chunks}"
-    streams = unpack_payload(payload, shapes=shapes, name=label)
+    streams = unpack_payload(payload, shapes=shapes, name=label, raw_latent=tables is not None)
     step, symbols = streams[LATENT]
+    if tables is not None:
+        assert isinstance(symbols, bytes)
+        symbols = ans.decode_latent(symbols, tables, _grid(step, name=label),
+                                    shape=(channels, width), name=label)
     assert isinstance(symbols, np.ndarray)
     ild = streams[ILD][1] if stereo else None
     residual = None
     if RESIDUAL in streams:
-        raw = streams[RESIDUAL][1]
+        scale, raw = streams[RESIDUAL]
         assert isinstance(raw, bytes)
-        residual = _residual(raw, shape=(lay.n_fft // 2 + 1, f1 - f0), name=label)
+        shape = (lay.n_fft // 2 + 1, f1 - f0)
+        if tables is None:
+            residual = _residual(raw, shape=shape, name=label)
+        else:
+            ints = ans.decode_residual(raw, tables, _grid(scale, name=label),
+                                       blocks=_blocks(shape), name=label)
+            residual = reconstruct(ints, shape=shape, scale=scale)
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
                         ild if isinstance(ild, np.ndarray) else None, residual)
 
@@ -417,6 +554,7 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
     k1 = min(lay.chunks, math.ceil(last_out / out_rate * mr / lay.hop / lay.seg) + 1)
     stereo = meta["stereo"] == "ild"
     out_ch = 2 if stereo else meta["channels"]
+    tables = coder_tables(meta, name=name)
     decoder = ChunkDecoder(net, lay, stereo=stereo, iters=iters, momentum=momentum, seed=seed)
     resampler = StreamResampler(orig_rate=mr, new_rate=out_rate)
     run_start = lay.core(k0)[0] * lay.hop  # model-rate sample where decoded audio begins
@@ -449,7 +587,8 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
             if not ignore_errors:
                 raise
             payload, damaged = None, damaged + 1
-        for y in decoder.push(chunk_symbols(payload, k, meta=meta, lay=lay, name=name)):
+        for y in decoder.push(chunk_symbols(payload, k, meta=meta, lay=lay, name=name,
+                                            tables=tables)):
             put(y)
     for y in decoder.finish():
         put(y)
@@ -485,7 +624,9 @@ def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
     lay = layout_of(meta, net)
     if len(aec.chunks) != lay.chunks:
         raise FormatError(f"{name}: holds {len(aec.chunks)} chunks, metadata implies {lay.chunks}")
-    chunks = [chunk_symbols(c, k, meta=meta, lay=lay, name=name) for k, c in enumerate(aec.chunks)]
+    tables = coder_tables(meta, name=name)
+    chunks = [chunk_symbols(c, k, meta=meta, lay=lay, name=name, tables=tables)
+              for k, c in enumerate(aec.chunks)]
     latent = np.concatenate([c.latent for c in chunks], axis=1)
     steps = np.concatenate([np.full(c.latent.shape[1], c.step, np.float32) for c in chunks])
     return latent, steps
@@ -504,8 +645,9 @@ def decode_logmag(data: bytes, *, name: str = "<stream>",
                          frames=aec.meta["frames"])
     out = out.clone()  # a normal tensor: the residual is added in place below
     lay = layout_of(aec.meta, net)
+    tables = coder_tables(aec.meta, name=name)
     for k, payload in enumerate(aec.chunks):  # the enhancement layer, where present
-        chunk = chunk_symbols(payload, k, meta=aec.meta, lay=lay, name=name)
+        chunk = chunk_symbols(payload, k, meta=aec.meta, lay=lay, name=name, tables=tables)
         if chunk.residual is not None:
             f0, f1 = lay.core(k)
             out[0, :, f0:f1] += torch.from_numpy(chunk.residual)

@@ -109,22 +109,42 @@ def dct_blocks(logmag: np.ndarray) -> np.ndarray:
     return np.asarray(dctn(blocks, type=2, axes=(2, 3), norm="ortho"))
 
 
+def quantize_coefficients(coefs: np.ndarray, *, scale: float, exact: bool = True) -> np.ndarray:
+    """:func:`dct_blocks` output -> integers ``[16, 16, rows, cols]`` (int64, coefficient-major)
+    at ``scale`` (rounded to float32 first: the value a stream stores). ``exact=False``: the
+    unrounded quotients (float64), for a search that divides by many scales."""
+    if not scale > 0 or not np.isfinite(scale):
+        raise ValueError(f"encode_dct() called with scale={scale}, not a positive number")
+    scale = float(np.float32(scale))
+    quot = coefs / quant_steps(coefs.shape[0], scale=scale)
+    if not exact:
+        return np.ascontiguousarray(quot.transpose(2, 3, 0, 1))
+    return np.ascontiguousarray(np.rint(quot).astype(np.int64).transpose(2, 3, 0, 1))
+
+
 def encode_coefficients(coefs: np.ndarray, *, shape: tuple[int, int], scale: float,
                         level: int = ZSTD_LEVEL, narrow: bool = False) -> bytes:
     """Quantize :func:`dct_blocks` output at ``scale`` and write the stream for ``shape``
     (``narrow``: as int8, stream version 2, when every integer fits; else version 1)."""
-    if not scale > 0 or not np.isfinite(scale):
-        raise ValueError(f"encode_dct() called with scale={scale}, not a positive number")
+    ints = quantize_coefficients(coefs, scale=scale)
     scale = float(np.float32(scale))  # the value the header stores and the decoder uses
-    ints = np.rint(coefs / quant_steps(coefs.shape[0], scale=scale))
     peak = np.abs(ints).max()
     if peak > 32767:
         raise ValueError(f"encode_dct() called with scale={scale:.4g}: too fine a step for "
                          "16-bit coefficients")
     version = VERSION_NARROW if narrow and peak <= 127 else VERSION
-    payload = ints.astype(_WIDTH[version]).transpose(2, 3, 0, 1).tobytes()  # coefficient-major
+    payload = ints.astype(_WIDTH[version]).tobytes()
     header = _HEADER.pack(MAGIC, version, BLOCK, shape[0], shape[1], scale)
     return header + zstandard.ZstdCompressor(level=level).compress(payload)
+
+
+def reconstruct(ints: np.ndarray, *, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """Integers ``[16, 16, rows, cols]`` at ``scale`` -> float32 log-magnitudes ``shape``."""
+    rows, cols = ints.shape[2:]
+    coefs = ints.transpose(2, 3, 0, 1) * quant_steps(rows, scale=scale)
+    blocks = idctn(coefs, type=2, axes=(2, 3), norm="ortho")
+    padded = blocks.transpose(0, 2, 1, 3).reshape(rows * BLOCK, cols * BLOCK)
+    return np.ascontiguousarray(padded[:shape[0], :shape[1]], dtype=np.float32)
 
 
 def decode_dct(data: bytes) -> np.ndarray:
@@ -132,6 +152,11 @@ def decode_dct(data: bytes) -> np.ndarray:
 
     Raises :class:`aecodec.errors.FormatError` for a foreign, truncated or corrupt stream.
     """
+    ints, shape, scale = _parse(data)
+    return reconstruct(ints, shape=shape, scale=scale)
+
+
+def _parse(data: bytes) -> tuple[np.ndarray, tuple[int, int], float]:
     if len(data) < HEADER_BYTES:
         raise FormatError(f"DCT stream of {len(data)} bytes is shorter than its header")
     magic, version, block, freq, frames, scale = _HEADER.unpack_from(data)
@@ -150,7 +175,9 @@ def decode_dct(data: bytes) -> np.ndarray:
     if len(payload) != size:
         raise FormatError(f"DCT stream payload holds {len(payload)} bytes, expected {size}")
     ints = np.frombuffer(payload, dtype=width).reshape(BLOCK, BLOCK, rows, cols)
-    coefs = ints.transpose(2, 3, 0, 1) * quant_steps(rows, scale=scale)
-    blocks = idctn(coefs, type=2, axes=(2, 3), norm="ortho")
-    padded = blocks.transpose(0, 2, 1, 3).reshape(rows * BLOCK, cols * BLOCK)
-    return np.ascontiguousarray(padded[:freq, :frames], dtype=np.float32)
+    return ints, (freq, frames), scale
+
+
+def decode_coefficients(data: bytes) -> np.ndarray:
+    """A stream's quantized integers ``[16, 16, rows, cols]`` (int16 or int8)."""
+    return _parse(data)[0]

@@ -51,8 +51,9 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
     quant = meta.get("quant")
     if not isinstance(quant, dict) or quant.get("dtype") != "int8":
         raise bad(f"quantizer {quant!r}")
-    if meta.get("coder") != "zstd":
-        raise bad(f"coder {meta.get('coder')!r}")
+    coder = meta.get("coder")
+    if coder != "zstd" and not (isinstance(coder, str) and re.fullmatch(r"ans-[0-9a-f]{12}", coder)):
+        raise bad(f"coder {coder!r}")
     stereo = meta.get("stereo")
     if stereo not in ("none", "ild") or (stereo == "ild" and (
             meta["channels"] != 2 or meta.get("ild") != ILD_META)):

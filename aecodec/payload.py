@@ -8,7 +8,10 @@ Layout (all little-endian)::
 ``kind`` 0 is the autoencoder latent (``rows`` = latent channels, ``step`` = quantizer step),
 kind 1 the stereo ILD (``rows`` = ILD bands, ``step`` = dB per symbol); the shape of these
 (``rows x width``) is implied by the metadata. Kind 2, optional, is the enhancement layer: a
-DCT-coded ln-magnitude residual (:mod:`aecodec.dctcodec` stream; ``step`` = its scale).
+DCT-coded ln-magnitude residual (``step`` = its scale). With the metadata's ``"zstd"`` coder
+the latent is a zstd frame and the residual an :mod:`aecodec.dctcodec` stream; with an
+``"ans-<sha>"`` coder both are ANS words of :mod:`aecodec.ans` (no DCT header: the shape
+comes from the metadata) and steps lie on its grid. The ILD stream is zstd in both.
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ def pack_payload(streams: list[tuple[int, float, bytes]]) -> bytes:
     return b"".join(out)
 
 
-def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]],
-                   name: str) -> dict[int, tuple[float, np.ndarray | bytes]]:
+def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]], name: str,
+                   raw_latent: bool = False) -> dict[int, tuple[float, np.ndarray | bytes]]:
     """Payload -> ``{kind: (step, symbols int8 shaped shapes[kind])}`` plus, if present,
     ``{RESIDUAL: (scale, raw bytes)}``; every kind in ``shapes`` must be present exactly once,
-    nothing else, no trailing bytes."""
+    nothing else, no trailing bytes. ``raw_latent``: the latent stream is left as bytes (an
+    ``ans`` coder's stream, :mod:`aecodec.ans`)."""
     if not payload:
         raise FormatError(f"{name}: empty payload")
     count, pos = payload[0], 1
@@ -53,7 +57,7 @@ def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]],
             raise FormatError(f"{name}: invalid quantizer step {step!r}")
         if pos + n > len(payload):
             raise FormatError(f"{name}: payload truncated (stream of {n} bytes)")
-        if kind == RESIDUAL:
+        if kind == RESIDUAL or (kind == LATENT and raw_latent):
             found[kind] = (float(step), payload[pos:pos + n])
         else:
             rows, width = shapes[kind]
