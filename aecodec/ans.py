@@ -158,8 +158,9 @@ def load_tables(path: Path) -> Tables:
     except (ValueError, KeyError, OSError) as exc:
         raise ModelError(f"{path}: malformed entropy tables ({exc})") from None
     pmf = arrays["pmf"]
-    if pmf.ndim != 2 or pmf.shape[1] != 2 * SPAN + 1 or not np.all(np.isfinite(pmf)):
-        raise ModelError(f"{path}: pmf of shape {pmf.shape} is not [K, {2 * SPAN + 1}]")
+    if (pmf.ndim != 2 or not 0 < pmf.shape[0] <= 256 or pmf.shape[1] != 2 * SPAN + 1
+            or not np.all(np.isfinite(pmf))):
+        raise ModelError(f"{path}: pmf of shape {pmf.shape} is not [K <= 256, {2 * SPAN + 1}]")
     return Tables(arrays=arrays, sha256=sha)
 
 
@@ -252,25 +253,32 @@ def residual_bits(q: np.ndarray, t: Tables, j: int) -> float:
 
 # --- coding -----------------------------------------------------------------------------
 
+def _groups(idx: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Stable order of ``idx`` and its runs ``(table, start, stop)`` in increasing table."""
+    small = idx.astype(np.uint8)  # tables < 256: NumPy's stable sort is then a radix sort
+    order = np.argsort(small, kind="stable")
+    ranked = small[order]
+    cuts = np.flatnonzero(ranked[1:] != ranked[:-1]) + 1
+    starts = [0, *cuts.tolist()]
+    stops = [*cuts.tolist(), len(order)]
+    return order, [(int(ranked[a]), a, b) for a, b in zip(starts, stops, strict=True)]
+
+
 def _push(coder: Any, values: np.ndarray, idx: np.ndarray, t: Tables) -> None:
     """Push one decode step's values (flat) so that :func:`_pull` reads them back: grouped
     by table in increasing order, groups pushed last-first (ANS is a stack)."""
-    order = np.argsort(idx, kind="stable")
-    ks, starts = np.unique(idx[order], return_index=True)
-    bounds = [*starts[1:], len(order)]
+    order, runs = _groups(idx)
     models = t.models()
-    for k, a, b in reversed(list(zip(ks, starts, bounds, strict=True))):
+    for k, a, b in reversed(runs):
         coder.encode_reverse((values[order[a:b]] + SPAN).astype(np.int32), models[k])
 
 
 def _pull(coder: Any, idx: np.ndarray, t: Tables) -> np.ndarray:
-    order = np.argsort(idx, kind="stable")
-    ks, starts = np.unique(idx[order], return_index=True)
-    bounds = [*starts[1:], len(order)]
+    order, runs = _groups(idx)
     models = t.models()
     out = np.empty(len(idx), np.int64)
-    for k, a, b in zip(ks, starts, bounds, strict=True):
-        out[order[a:b]] = coder.decode(models[k], int(b - a))
+    for k, a, b in runs:
+        out[order[a:b]] = coder.decode(models[k], b - a)
     return out - SPAN
 
 
