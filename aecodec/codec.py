@@ -182,11 +182,15 @@ def _fit(size: Callable[[float], float], budget: float, *, lo: float, hi: float,
     best: float | None = None
     mid = min(max(math.log(start), a), b)
     target = math.log(budget * 0.985) if budget > 0 else -math.inf
+    coarsest_tried = False
     for _ in range(RATE_SEARCH_ITERS + 2):
         x = float(np.float32(math.exp(mid)))
         n = size(x)
+        coarsest_tried |= mid >= b
         fm = math.log(n) if 0 < n < math.inf else (math.inf if n > 0 else -math.inf)
         if n > budget:
+            if mid >= b:  # not even the coarsest fits
+                return None
             a, fa = mid, fm
         else:
             b, fb, best = mid, fm, x
@@ -200,12 +204,51 @@ def _fit(size: Callable[[float], float], budget: float, *, lo: float, hi: float,
             guess = mid + (fm - target)  # slope -1 from the one point known
         else:
             guess = (a + b) / 2
-        lo_g, hi_g = a + 0.05 * (b - a), b - 0.05 * (b - a)
-        mid = guess if lo_g <= guess <= hi_g else (a + b) / 2
-    if best is None:
+        span = b - a
+        mid = guess if a + 0.01 * span < guess < b - 0.01 * span else (a + b) / 2
+        if not math.isfinite(fb) and guess >= b:  # coarser than anything tried: the end
+            mid = b
+    if best is None and not coarsest_tried:
         x = float(np.float32(hi))
         best = x if size(x) <= budget else None
     return best
+
+
+def _fit_grid(size: Callable[[int], float], budget: float, *, lo: int, hi: int,
+              start: int) -> int | None:
+    """The finest grid index ``j`` in ``[lo, hi]`` (:mod:`aecodec.ans` steps ``2 ** (j / 16)``)
+    whose ``size(j)`` (decreasing in ``j``) fits ``budget``; None if even ``hi`` does not.
+
+    Newton steps on ``log size`` (slope measured, first -ln 2 / 16 per index: size ~ 1 / step)
+    inside the bracket of indices known to fit and not to fit: 2-3 evaluations a chunk when the
+    start comes from the previous chunk."""
+    known: dict[int, float] = {}
+    good, bad = hi + 1, lo - 1  # finest index known to fit, coarsest known not to
+    slope = -math.log(2) / 16
+    j, last = min(max(start, lo), hi), None
+    while good - bad > 1:
+        n = known[j] = size(j)
+        if n <= budget:
+            good = j
+        else:
+            bad = j
+            if j >= hi:
+                return None
+        if good - bad <= 1:
+            break
+        fj = math.log(max(n, 1e-9))
+        if last is not None and last[0] != j:
+            measured = (fj - last[1]) / (j - last[0])
+            if measured < 0:
+                slope = measured
+        last = (j, fj)
+        guess = j + math.floor((math.log(budget * 0.99) - fj) / slope + 0.5)
+        if n <= budget and guess >= j:
+            guess = j - 1  # fits: always try one finer
+        if not bad < guess < good:
+            guess = (bad + good) // 2 if good <= hi else min(max(guess, bad + 1), hi)
+        j = guess
+    return good if good <= hi else None
 
 
 def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | None = None,
@@ -277,12 +320,13 @@ def _ans_base(cl: ChunkLatent, extra: Streams, budget: float, tables: ans.Tables
     latent = torch.from_numpy(cl.latent)[None]
     fixed = len(pack_payload(extra)) + 9 + 4  # stream header + ANS flush word
 
-    def size(x: float) -> float:
-        step = ans.snap_up(x)
-        symbols = quantize(latent, step=step)[0].numpy()
-        return fixed + ans.latent_bits(symbols, tables, ans.grid_index(step)) / 8
+    def size(j: int) -> float:
+        symbols = quantize(latent, step=ans.grid_step(j))[0].numpy()
+        return fixed + ans.latent_bits(symbols, tables, j) / 8
 
-    step = ans.snap_up(_fit(size, budget, lo=lo, hi=hi, start=start) or hi)
+    j_lo, j_hi = ans.grid_index(ans.snap_up(lo)), math.floor(ans.GRID * math.log2(hi) + 1e-6)
+    found = _fit_grid(size, budget, lo=j_lo, hi=j_hi, start=ans.grid_index(ans.snap_up(start)))
+    step = ans.grid_step(found if found is not None else j_hi)
     symbols = quantize(latent, step=step)[0].numpy()
     return [(LATENT, step, ans.encode_latent(symbols, tables, ans.grid_index(step))), *extra], step
 
@@ -324,22 +368,24 @@ def _zstd_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
 
 def _ans_residual(coefs: np.ndarray, room: float, memory: dict[str, float],
                   tables: ans.Tables) -> tuple[float, bytes] | None:
-    unit = quantize_coefficients(coefs, scale=1.0, exact=False)  # coefficients / unit steps
+    unit = quantize_coefficients(coefs, scale=1.0, exact=False).astype(np.float32)
     peak = float(np.abs(unit).max())
 
-    def size(x: float) -> float:
-        scale = ans.snap_up(x)
+    def size(j: int) -> float:
+        scale = ans.grid_step(j)
         if peak / scale > ans.SPAN + 0.5:
             return math.inf
-        q = np.rint(unit / scale).astype(np.int32)
-        return 4 + ans.residual_bits(q, tables, ans.grid_index(scale)) / 8
+        q = np.rint(unit / np.float32(scale)).astype(np.int32)
+        return 4 + ans.residual_bits(q, tables, j) / 8
 
-    found = _fit(size, room, lo=0.02, hi=50.0, start=memory.get("scale", 1.0))
+    start = ans.grid_index(ans.snap_up(memory.get("scale", 1.0)))
+    found = _fit_grid(size, room, lo=ans.grid_index(ans.snap_up(0.02)), hi=ans.grid_index(
+        ans.snap_up(50.0)), start=start)
     if found is None:
         return None
-    j = ans.grid_index(ans.snap_up(found))
+    j = found
     for _ in range(4):  # the estimate is within a word or two: coarser until it fits
-        q = np.rint(unit / ans.grid_step(j)).astype(np.int32)
+        q = np.rint(unit / np.float32(ans.grid_step(j))).astype(np.int32)
         if np.abs(q).max() <= ans.SPAN:
             data = ans.encode_residual(q, tables, j)
             if len(data) <= room:
