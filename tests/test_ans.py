@@ -173,3 +173,19 @@ def test_off_grid_step_refused(tiny_model: Path, tiny_tables: Path) -> None:
     forged = container.pack(coded.meta, [bytes(payload), *coded.chunks[1:]])
     with pytest.raises(FormatError, match="not on the entropy coder's grid"):
         decode_audio(forged)
+
+
+def test_shipped_tables_code_the_shipped_model() -> None:
+    """The default model has tables; a file names them and decodes; the rate holds."""
+    model = load_model()
+    from aecodec.codec import tables_for
+
+    tables = tables_for(model)
+    assert tables is not None and tables.model_sha == model[1]["sha256"]
+    assert tables.channels == model[0].cfg.latent
+    audio = Audio(samples=synth_music(4.0, 22050, seed=3), rate=22050)
+    coded = encode_audio(audio, kbps=6.0)
+    assert coded.meta["coder"] == f"ans-{tables.sha256[:12]}"
+    assert abs(coded.nbytes * 8 / 4.0 / 1000 - 6.0) < 0.6
+    out, _, _ = decode_audio(coded.to_bytes(), iters=2)
+    assert out.shape == (audio.frames, 1) and np.isfinite(out).all()
