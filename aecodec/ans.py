@@ -320,7 +320,7 @@ def decode_latent(data: bytes, t: Tables, j: int, *, shape: tuple[int, int],
         for k in range(frames):
             pred, idx = latent_context(prev, t, j)
             out[:, k] = prev = _pull(coder, idx, t) + pred
-    except BaseException as exc:  # constriction raises assorted types on garbage
+    except BaseException as exc:  # garbage words: a Rust panic arrives as a BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
             raise
         raise FormatError(f"{name}: latent stream does not decode ({exc})") from None

@@ -222,12 +222,13 @@ def _fit_grid(size: Callable[[int], float], budget: float, *, lo: int, hi: int,
     Newton steps on ``log size`` (slope measured, first -ln 2 / 16 per index: size ~ 1 / step)
     inside the bracket of indices known to fit and not to fit: 2-3 evaluations a chunk when the
     start comes from the previous chunk."""
-    known: dict[int, float] = {}
+    if not budget > 0:  # e.g. a last chunk of one frame that holds no new samples
+        return None
     good, bad = hi + 1, lo - 1  # finest index known to fit, coarsest known not to
     slope = -math.log(2) / 16
     j, last = min(max(start, lo), hi), None
     while good - bad > 1:
-        n = known[j] = size(j)
+        n = size(j)
         if n <= budget:
             good = j
         else:

@@ -4,6 +4,7 @@ codec end to end with tables fitted on a tiny model."""
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from aecodec import ans, container
 from aecodec.audio import Audio
-from aecodec.codec import decode_audio, encode_audio, load_model
+from aecodec.codec import decode_audio, encode_audio, encode_blocks, load_model
 from aecodec.errors import FormatError, ModelError
 from aecodec.train_entropy import collect, fit_tables, table_pmf
 
@@ -189,3 +190,20 @@ def test_shipped_tables_code_the_shipped_model() -> None:
     assert abs(coded.nbytes * 8 / 4.0 / 1000 - 6.0) < 0.6
     out, _, _ = decode_audio(coded.to_bytes(), iters=2)
     assert out.shape == (audio.frames, 1) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("coder", ["ans", "zstd"])
+def test_last_chunk_without_new_samples(tiny_model: Path, tiny_tables: Path, coder: str) -> None:
+    """512 frames x hop 256 samples exactly: the last chunk is one frame with a zero share of
+    the budget (this crashed the grid search with a math domain error)."""
+    audio = Audio(samples=synth_music(131072 / 22050, 22050, seed=4)[:131072], rate=22050)
+    model = load_model(path=tiny_model)
+    for kbps in (1.0, 6.0):
+        coded = encode_audio(audio, kbps=kbps, model=model, coder=coder)
+        assert len(coded.chunks) == 2
+        out, _, _ = decode_audio(coded.to_bytes(), iters=2)
+        assert out.shape == (131072, 1)
+        buf = io.BytesIO()  # base layer only, all bits to it: a fine step before the last chunk
+        encode_blocks([audio.samples], buf, rate=22050, channels=1, length=131072, kbps=kbps,
+                      model=model, coder=coder, enhance=False, base_kbps=kbps)
+        assert len(container.unpack(buf.getvalue()).chunks) == 2
