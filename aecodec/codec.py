@@ -237,6 +237,9 @@ def _fit_grid(size: Callable[[int], float], budget: float, *, lo: int, hi: int,
                 return None
         if good - bad <= 1:
             break
+        if not math.isfinite(n):  # cannot be coded at this index at all: bisect
+            j = (bad + good) // 2 if good <= hi else min(bad + 8, hi)
+            continue
         fj = math.log(max(n, 1e-9))
         if last is not None and last[0] != j:
             measured = (fj - last[1]) / (j - last[0])

@@ -50,9 +50,11 @@ class _Frames:
         return F.pad(y, (0, self.length - y.shape[1])) if y.shape[1] < self.length else y
 
     def stft(self, audio: torch.Tensor) -> torch.Tensor:
-        """``[B, length]`` -> ``[B, T, bins]`` (``torch.stft(center=True, reflect)``)."""
+        """``[B, length]`` -> ``[B, T, bins]`` (``torch.stft(center=True, reflect)``; zero
+        padding for a signal too short to reflect, as :func:`aecodec.stft.stft`)."""
         pad = self.n_fft // 2
-        x = F.pad(audio[:, None], (pad, pad), mode="reflect")[:, 0]
+        mode = "reflect" if audio.shape[-1] > pad else "constant"
+        x = F.pad(audio[:, None], (pad, pad), mode=mode)[:, 0]
         frames = x.unfold(-1, self.n_fft, self.hop)[:, :self.frames] * self.win
         return torch.fft.rfft(frames, dim=-1)
 

@@ -13,6 +13,9 @@ import torch
 
 LOG_EPS = 1e-5
 """Floor added to magnitudes before the logarithm: ``log(|X| + LOG_EPS)``."""
+LOG_MAX = 12.0
+"""Largest ln-magnitude a decoder turns into a magnitude (e^12 = 1.6e5; a full-scale sine
+reaches 512 at n_fft 1024)."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,13 @@ def window(n_fft: int, *, device: torch.device | None = None) -> torch.Tensor:
 
 
 def stft(audio: torch.Tensor, *, n_fft: int, hop: int) -> torch.Tensor:
-    """Complex STFT: ``[batch, samples]`` -> ``[batch, n_fft//2+1, samples//hop+1]``."""
+    """Complex STFT: ``[batch, samples]`` -> ``[batch, n_fft//2+1, samples//hop+1]``.
+
+    Reflect padding, or zero padding for a signal of at most ``n_fft // 2`` samples (too
+    short to reflect: a file of a few milliseconds)."""
+    mode = "reflect" if audio.shape[-1] > n_fft // 2 else "constant"
     return torch.stft(audio, n_fft, hop_length=hop, window=window(n_fft, device=audio.device),
-                      center=True, pad_mode="reflect", return_complex=True)
+                      center=True, pad_mode=mode, return_complex=True)
 
 
 def istft(spec: torch.Tensor, *, n_fft: int, hop: int, length: int) -> torch.Tensor:
@@ -66,5 +73,6 @@ def log_magnitude(audio: torch.Tensor, *, n_fft: int, hop: int) -> torch.Tensor:
 
 
 def magnitude_from_log(logmag: torch.Tensor) -> torch.Tensor:
-    """Inverse of the log map, clamped at 0: ``exp(L) - LOG_EPS``."""
-    return (torch.exp(logmag) - LOG_EPS).clamp_min(0.0)
+    """Inverse of the log map, clamped to ``[0, exp(LOG_MAX)]``: ``exp(L) - LOG_EPS`` (a
+    damaged or forged stream can decode to any log-magnitude; the clamp keeps audio finite)."""
+    return (torch.exp(logmag.clamp(max=LOG_MAX)) - LOG_EPS).clamp_min(0.0)

@@ -200,3 +200,14 @@ def test_decode_logmag_outside_inference_mode(tiny_model: Path) -> None:
     out = decode_logmag(data)
     assert out.shape[0] == 1 and out.shape[2] == container.unpack(data).meta["frames"]
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("samples", [1, 2, 80, 300])
+def test_files_of_a_few_samples_round_trip(tiny_model: Path, samples: int) -> None:
+    """Shorter than half an STFT window at the model rate: zero padding, not reflect (a 10-ms
+    file used to crash the encoder and the decoder with a torch error)."""
+    rng = np.random.default_rng(samples)
+    audio = Audio(samples=(0.1 * rng.standard_normal((samples, 1))).astype(np.float32), rate=8000)
+    coded = encode_audio(audio, kbps=6.0, model=load_model(path=tiny_model))
+    out, rate, _ = decode_audio(coded.to_bytes(), iters=2)
+    assert out.shape == (samples, 1) and rate == 8000 and np.isfinite(out).all()
