@@ -215,6 +215,9 @@ def info(input: Path, as_json: bool) -> None:
                f"(coded as {coded} at {meta['model_rate']} Hz)")
     click.echo(f"  latent:  {meta['latent'][0]} x {meta['latent'][1]}, "
                f"{len(index)} chunks of {meta['chunk_frames']} frames")
+    coder = meta["coder"]
+    click.echo(f"  coder:   {coder}" + (" (context-adaptive ANS, tables models/"
+                                         f"{coder}.npz)" if coder != "zstd" else ""))
     click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
 
 

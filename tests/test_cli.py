@@ -38,6 +38,7 @@ def test_encode_info_decode_round_trip(music_wav: Path, tmp_path: Path) -> None:
     assert info["kbps"] == pytest.approx(aec.stat().st_size * 8 / 3.0 / 1000, rel=1e-3)
     code, stdout, _ = run("info", aec)
     assert code == 0 and "kbps" in stdout and "aecodec format v2," in stdout
+    assert "coder:   ans-" in stdout  # the shipped model codes with its entropy tables
     code, _, err = run("decode", aec, out, "--iters", "4")
     assert code == 0, err
     data, rate = sf.read(out, always_2d=True)
