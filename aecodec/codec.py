@@ -328,7 +328,8 @@ def _ans_base(cl: ChunkLatent, extra: Streams, budget: float, tables: ans.Tables
         symbols = quantize(latent, step=ans.grid_step(j))[0].numpy()
         return fixed + ans.latent_bits(symbols, tables, j) / 8
 
-    j_lo, j_hi = ans.grid_index(ans.snap_up(lo)), math.floor(ans.GRID * math.log2(hi) + 1e-6)
+    j_lo = ans.grid_index(ans.snap_up(lo))  # never finer than lo: symbols would clamp
+    j_hi = max(math.floor(ans.GRID * math.log2(hi) + 1e-6), j_lo)
     found = _fit_grid(size, budget, lo=j_lo, hi=j_hi, start=ans.grid_index(ans.snap_up(start)))
     step = ans.grid_step(found if found is not None else j_hi)
     symbols = quantize(latent, step=step)[0].numpy()
