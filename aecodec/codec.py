@@ -22,7 +22,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from . import ans, container
+from . import ans, container, peakphase
 from .audio import Audio
 from .checkpoint import DEFAULT_MODEL_ID, find_weights, load_weights, model_dirs
 from .dctcodec import _HEADER as DCT_HEADER
@@ -47,7 +47,7 @@ from .meta import (  # noqa: F401 - re-exported for callers of the pipeline
     validate_meta,
 )
 from .model import Autoencoder
-from .payload import ILD, LATENT, RESIDUAL, encode_stream, pack_payload, unpack_payload
+from .payload import ILD, LATENT, PHASE, RESIDUAL, encode_stream, pack_payload, unpack_payload
 from .phase import DEFAULT_MOMENTUM
 from .quantize import SYMBOL_MAX, quantize
 from .resampler import StreamResampler
@@ -129,7 +129,7 @@ def tables_for(model: Model) -> ans.Tables | None:
 
 
 def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool,
-              coder: str = "zstd") -> dict[str, Any]:
+              coder: str = "zstd", peaks: bool = False) -> dict[str, Any]:
     """Container metadata for a file (see docs/format.md)."""
     net, mmeta = model
     st = net.cfg.stft
@@ -145,6 +145,8 @@ def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bo
     if stereo:
         meta["stereo"] = "ild"
         meta["ild"] = dict(ILD_META)
+    if peaks:
+        meta["phase"] = dict(peakphase.META)
     return meta
 
 
@@ -259,7 +261,7 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
                   steps: tuple[float, float] = (STEP_MIN, STEP_MAX),
                   net: Autoencoder | None = None, base_bytes: float | None = None,
                   memory: dict[str, float] | None = None,
-                  tables: ans.Tables | None = None) -> tuple[bytes, float]:
+                  tables: ans.Tables | None = None, peaks: bool = False) -> tuple[bytes, float]:
     """Code one chunk in at most ``target_bytes`` (when reachable). Returns (payload, step).
 
     Base layer: the latent at the finest step (within ``steps``, never clamping symbols) that
@@ -268,7 +270,9 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     makes of the base layer, DCT-coded (:mod:`aecodec.dctcodec`) at the finest scale that fits.
     The ILD stream, if any, is coded as is. ``memory`` carries the last residual scale from
     chunk to chunk, so each search starts near its answer. ``tables``: code with
-    :mod:`aecodec.ans` (steps and scales on its grid) instead of zstd.
+    :mod:`aecodec.ans` (steps and scales on its grid) instead of zstd. ``peaks``: add the
+    peak-phase layer (:mod:`aecodec.peakphase`) after the residual, its size estimated from
+    the previous chunk's and reserved before the residual's search.
     """
     memory = memory if memory is not None else {}
     extra = [(ILD, ILD_STEP_DB, encode_stream(cl.ild))] if cl.ild is not None else []
@@ -284,15 +288,26 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
                                   start=start_step or 0.3)
     payload = pack_payload(streams)
     room = target_bytes - len(payload) - 9
-    if net is None or cl.target is None or room < MIN_RESIDUAL_BYTES:
+    peaks = peaks and cl.phase is not None
+    frames = cl.target.shape[1] if cl.target is not None else 0
+    reserve = 9 + memory.get("phase_bytes_per_frame", 0.25 * peakphase.PEAKS) * frames if peaks else 0
+    if net is None or cl.target is None or room - reserve < MIN_RESIDUAL_BYTES:
         return payload, step
-    resid = cl.target - _base_logmag(cl, net, step)
+    base = _base_logmag(cl, net, step)
+    resid = cl.target - base
     coefs = dct_blocks(resid)  # once: the search below only re-quantizes
-    layer = (_zstd_residual(coefs, resid.shape, room, memory) if tables is None
-             else _ans_residual(coefs, room, memory, tables))
+    layer = (_zstd_residual(coefs, resid.shape, room - reserve, memory) if tables is None
+             else _ans_residual(coefs, resid.shape, room - reserve, memory, tables))
     if layer is None:
         return payload, step
-    return pack_payload([*streams, (RESIDUAL, *layer)]), step
+    scale, data, decoded = layer
+    streams = [*streams, (RESIDUAL, scale, data)]
+    if peaks and cl.phase is not None:
+        st = net.cfg.stft
+        sent = peakphase.encode_phases(base + decoded, cl.phase, hop=st.hop, n_fft=st.n_fft)
+        memory["phase_bytes_per_frame"] = len(sent) / max(frames, 1)
+        streams.append((PHASE, peakphase.QUANT, sent))
+    return pack_payload(streams), step
 
 
 Streams = list[tuple[int, float, bytes]]
@@ -337,7 +352,8 @@ def _ans_base(cl: ChunkLatent, extra: Streams, budget: float, tables: ans.Tables
 
 
 def _zstd_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
-                   memory: dict[str, float]) -> tuple[float, bytes] | None:
+                   memory: dict[str, float]) -> tuple[float, bytes, np.ndarray] | None:
+    """The finest residual layer within ``room`` bytes: (scale, stream, what it decodes to)."""
     def code(scale: float, level: int = DCT_LEVEL) -> bytes:
         return encode_coefficients(coefs, shape=shape, scale=scale, level=level, narrow=True)
 
@@ -368,11 +384,13 @@ def _zstd_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
         memory["scale"] = scale
     except ValueError:  # a scale too fine for 16-bit coefficients: no enhancement layer
         return None
-    return scale, final
+    return scale, final, decode_dct(final)
 
 
-def _ans_residual(coefs: np.ndarray, room: float, memory: dict[str, float],
-                  tables: ans.Tables) -> tuple[float, bytes] | None:
+def _ans_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
+                  memory: dict[str, float],
+                  tables: ans.Tables) -> tuple[float, bytes, np.ndarray] | None:
+    """As :func:`_zstd_residual`, coded with :mod:`aecodec.ans` on its scale grid."""
     unit = quantize_coefficients(coefs, scale=1.0, exact=False).astype(np.float32)
     peak = float(np.abs(unit).max())
 
@@ -395,7 +413,8 @@ def _ans_residual(coefs: np.ndarray, room: float, memory: dict[str, float],
             data = ans.encode_residual(q, tables, j)
             if len(data) <= room:
                 memory["scale"] = ans.grid_step(j)
-                return ans.grid_step(j), data
+                decoded = reconstruct(q.astype(np.int64), shape=shape, scale=ans.grid_step(j))
+                return ans.grid_step(j), data, decoded
         j += 1
     return None
 
@@ -403,14 +422,16 @@ def _ans_residual(coefs: np.ndarray, room: float, memory: dict[str, float],
 def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                   mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True,
-                  coder: str | None = None) -> int:
+                  coder: str | None = None, peaks: bool | None = None) -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
     Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
     mix-down. Each chunk's quantizer step is chosen so the whole file, header included, lands
     on ``kbps`` (actual bits / duration). ``coder``: ``"zstd"``, ``"ans"`` (the model's
     :mod:`aecodec.ans` tables; :class:`ModelError` if it has none) or None (``"ans"`` when
-    the model has tables, else ``"zstd"``). Returns the bytes written.
+    the model has tables, else ``"zstd"``). ``peaks``: the peak-phase layer
+    (:mod:`aecodec.peakphase`; None: from ``peakphase.MIN_KBPS`` up, with the enhancement
+    layer). Returns the bytes written.
     """
     if not MIN_KBPS <= kbps <= MAX_KBPS:
         raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
@@ -422,8 +443,10 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
         raise ModelError(f"model {model[1]['model_id']} has no entropy tables (coder 'ans')")
     if coder not in (None, "zstd", "ans"):
         raise ValueError(f"encode_blocks() called with coder={coder!r}")
+    peaks = enhance and (kbps >= peakphase.MIN_KBPS if peaks is None else peaks)
     meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo,
-                     coder=f"ans-{tables.sha256[:ans.HASH_CHARS]}" if tables else "zstd")
+                     coder=f"ans-{tables.sha256[:ans.HASH_CHARS]}" if tables else "zstd",
+                     peaks=peaks)
     lay = layout_of(meta, net)
     steps = step_range(model)
     seconds = length / rate
@@ -438,14 +461,17 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     def code(cl: ChunkLatent) -> None:
         f0, f1 = lay.core(done[0])
         share = (min(f1 * lay.hop, lay.samples) - f0 * lay.hop) / lay.samples
-        # bytes a chunk left unspent go to the next one, so the file lands on its rate
-        target = budget * share + min(memory.get("slack", 0.0), 0.5 * budget * share)
+        # bytes a chunk left unspent (or overspent) go to the next one, so the file lands on
+        # its rate
+        carry = min(max(memory.get("slack", 0.0), -0.25 * budget * share), 0.5 * budget * share)
+        target = budget * share + carry
         payload, last_step[0] = chunk_payload(
             cl, target_bytes=target, start_step=last_step[0] or None, steps=steps,
             net=net if enhance else None,
-            base_bytes=base_kbps * 1000 / 8 * seconds * share, memory=memory, tables=tables)
+            base_bytes=base_kbps * 1000 / 8 * seconds * share, memory=memory, tables=tables,
+            peaks=peaks)
         writer.write_chunk(payload)
-        memory["slack"] = max(0.0, target - len(payload))
+        memory["slack"] = target - len(payload)
         done[0] += 1
 
     # one worker thread codes chunk k (rate search, zstd: both release the GIL) while this
@@ -487,13 +513,14 @@ def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
 
 
 def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
-                 mono: bool = False, enhance: bool = True, coder: str | None = None) -> Encoded:
+                 mono: bool = False, enhance: bool = True, coder: str | None = None,
+                 peaks: bool | None = None) -> Encoded:
     """Encode in-memory audio; see :func:`encode_blocks` (``enhance=False``: base layer only,
     with exactly the quantizer steps a full encode would choose)."""
     buf = io.BytesIO()
     encode_blocks([audio.samples], buf, rate=audio.rate, channels=audio.channels,
                   length=audio.frames, kbps=kbps, model=model, mono=mono, enhance=enhance,
-                  coder=coder)
+                  coder=coder, peaks=peaks)
     aec = container.unpack(buf.getvalue())
     return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])
 
@@ -577,8 +604,15 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
             ints = ans.decode_residual(raw, tables, _grid(scale, name=label),
                                        blocks=_blocks(shape), name=label)
             residual = reconstruct(ints, shape=shape, scale=scale)
+    phase = None
+    if PHASE in streams:
+        if "phase" not in meta:
+            raise FormatError(f"{label}: a peak-phase stream in a file without the layer")
+        raw = streams[PHASE][1]
+        assert isinstance(raw, bytes)
+        phase = peakphase.parse_symbols(raw, frames=f1 - f0, name=label)
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
-                        ild if isinstance(ild, np.ndarray) else None, residual)
+                        ild if isinstance(ild, np.ndarray) else None, residual, phase)
 
 
 def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "<stream>",

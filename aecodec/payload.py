@@ -11,7 +11,8 @@ kind 1 the stereo ILD (``rows`` = ILD bands, ``step`` = dB per symbol); the shap
 DCT-coded ln-magnitude residual (``step`` = its scale). With the metadata's ``"zstd"`` coder
 the latent is a zstd frame and the residual an :mod:`aecodec.dctcodec` stream; with an
 ``"ans-<sha>"`` coder both are ANS words of :mod:`aecodec.ans` (no DCT header: the shape
-comes from the metadata) and steps lie on its grid. The ILD stream is zstd in both.
+comes from the metadata) and steps lie on its grid. The ILD stream is zstd in both. Kind 3,
+optional, is the peak-phase layer (:mod:`aecodec.peakphase`; ``step`` = the phase quantum).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from .entropy import ZSTD_LEVEL, decode_symbols, encode_symbols
 from .errors import FormatError
 
-LATENT, ILD, RESIDUAL = 0, 1, 2
+LATENT, ILD, RESIDUAL, PHASE = 0, 1, 2, 3
 _STREAM = struct.Struct("<BfI")
 
 
@@ -51,20 +52,20 @@ def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]], name: 
             raise FormatError(f"{name}: payload truncated (stream header)")
         kind, step, n = _STREAM.unpack_from(payload, pos)
         pos += _STREAM.size
-        if (kind not in shapes and kind != RESIDUAL) or kind in found:
+        if (kind not in shapes and kind not in (RESIDUAL, PHASE)) or kind in found:
             raise FormatError(f"{name}: unexpected stream kind {kind}")
         if not (math.isfinite(step) and 0 < step < 1e6):
             raise FormatError(f"{name}: invalid quantizer step {step!r}")
         if pos + n > len(payload):
             raise FormatError(f"{name}: payload truncated (stream of {n} bytes)")
-        if kind == RESIDUAL or (kind == LATENT and raw_latent):
+        if kind in (RESIDUAL, PHASE) or (kind == LATENT and raw_latent):
             found[kind] = (float(step), payload[pos:pos + n])
         else:
             rows, width = shapes[kind]
             found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows,
                                                        frames=width, name=name))
         pos += n
-    if pos != len(payload) or set(found) - {RESIDUAL} != set(shapes):
+    if pos != len(payload) or set(found) - {RESIDUAL, PHASE} != set(shapes):
         raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected {sorted(shapes)}")
     return found
 

@@ -67,7 +67,9 @@ def _unit(z: torch.Tensor) -> torch.Tensor:
 def griffin_lim(magnitude: torch.Tensor, *, n_fft: int, hop: int, length: int,
                 iters: int = DEFAULT_ITERS, momentum: float = DEFAULT_MOMENTUM,
                 init_phase: torch.Tensor | None = None, seed: int = 0,
-                pinned: torch.Tensor | None = None, return_spec: bool = False) -> torch.Tensor:
+                pinned: torch.Tensor | None = None,
+                hold: tuple[torch.Tensor, torch.Tensor] | None = None,
+                return_spec: bool = False) -> torch.Tensor:
     """Reconstruct audio from a magnitude spectrogram.
 
     Parameters
@@ -89,6 +91,9 @@ def griffin_lim(magnitude: torch.Tensor, *, n_fft: int, hop: int, length: int,
     pinned : Tensor ``[batch, freq, P]`` complex, optional
         The first ``P`` frames are held at these values (magnitude and phase) throughout:
         the chunked decoder pins the frames it shares with the previous chunk.
+    hold : (Tensor bool, Tensor float) ``[batch, freq, frames]`` each, optional
+        Bins (mask) held at the given phase (radians) throughout: the peak phases a file
+        sent (:mod:`aecodec.peakphase`).
     return_spec : bool, default False
         Return the final complex spectrogram ``[batch, freq, frames]`` instead of audio.
 
@@ -113,12 +118,19 @@ def griffin_lim(magnitude: torch.Tensor, *, n_fft: int, hop: int, length: int,
         p = fix.shape[1]
         mag[:, :p] = fix.abs()
         angles[:, :p] = _unit(fix)
+    held = held_angles = None
+    if hold is not None:
+        held = hold[0].transpose(1, 2)
+        held_angles = torch.polar(torch.ones_like(mag), hold[1].transpose(1, 2).to(mag.dtype))
+        angles = torch.where(held, held_angles, angles)
     fr = _Frames(n_fft=n_fft, hop=hop, frames=mag.shape[1], length=length, device=mag.device)
     prev = torch.zeros_like(angles)
     scale = momentum / (1.0 + momentum)
     for _ in range(iters):
         rebuilt = fr.stft(fr.istft(mag * angles))
         angles = _unit(torch.sub(rebuilt, prev, alpha=scale) if momentum else rebuilt)
+        if held is not None and held_angles is not None:
+            angles = torch.where(held, held_angles, angles)
         if fix is not None:
             angles[:, :fix.shape[1]] = _unit(fix)
         prev = rebuilt

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from .model import Autoencoder
+from .peakphase import phases_from_symbols
 from .phase import DEFAULT_MOMENTUM, griffin_lim
 from .phaseinit import initial_phase
 from .stereo import ILD_FRAMES, channel_gains, ild_symbols
-from .stft import istft, log_magnitude, magnitude_from_log, stft
+from .stft import LOG_EPS, istft, magnitude_from_log, stft
 
 CTX_FRAMES = 64
 """STFT frames of context on each side of a chunk (a multiple of the latent downsampling)."""
@@ -70,6 +71,7 @@ class ChunkLatent:
     context: np.ndarray | None = None  # float32 [C, Tx]: the latent of the whole excerpt
     first: int = 0  # index of the chunk's first latent frame in ``context``
     target: np.ndarray | None = None  # float32 [bins, f1 - f0]: the true ln-magnitudes
+    phase: np.ndarray | None = None  # float32 [bins, f1 - f0]: the true phase (mid channel)
 
 
 class ChunkEncoder:
@@ -111,10 +113,12 @@ class ChunkEncoder:
         first = (f0 - s0 // lay.hop) // lay.down
         width = -(-(f1 - f0) // lay.down)
         with torch.inference_mode():
-            logmag = log_magnitude(x[:1], n_fft=st.n_fft, hop=st.hop)
+            spec0 = stft(x[:1], n_fft=st.n_fft, hop=st.hop)
+            logmag = torch.log(spec0.abs() + LOG_EPS)  # = log_magnitude(x[:1])
             latent = self.net.encode(logmag)
             e0 = f0 - s0 // lay.hop
             target = logmag[0, :, e0:e0 + f1 - f0].numpy()
+            phase = spec0[0, :, e0:e0 + f1 - f0].angle().numpy()
             ild = None
             if x.shape[0] == 3:
                 spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop).abs().numpy()
@@ -122,7 +126,7 @@ class ChunkEncoder:
                 ild = ild_symbols(spec[0, :, e0:e0 + f1 - f0], spec[1, :, e0:e0 + f1 - f0],
                                   rate=st.rate, down=ILD_FRAMES)
         return ChunkLatent(latent[0, :, first:first + width].numpy(), ild, latent[0].numpy(),
-                           first, target)
+                           first, target, phase)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class ChunkSymbols:
     step: float
     ild: np.ndarray | None
     residual: np.ndarray | None = None  # float32 [bins, f1 - f0], added to the decoder output
+    phase: np.ndarray | None = None  # uint8 [f1 - f0, PEAKS]: peak-phase symbols (peakphase)
 
 
 class ChunkDecoder:
@@ -209,10 +214,20 @@ class ChunkDecoder:
                                        anchor=min(anchor, g1 - g0 - 1))[0]
         a0 = g0 * lay.hop
         length = (lay.samples if g1 == lay.frames else (g1 - 1) * lay.hop) - a0
+        hold = None
+        if target.phase is not None:  # peak phases sent for the chunk's own frames
+            core = logmag[:, f0 - lm0:f1 - lm0].numpy()
+            held, held_phase = phases_from_symbols(target.phase, core, hop=st.hop,
+                                                   n_fft=st.n_fft)
+            mask = torch.zeros(mag.shape, dtype=torch.bool)
+            angle = torch.zeros(mag.shape)
+            mask[:, f0 - g0:f1 - g0] = torch.from_numpy(held)
+            angle[:, f0 - g0:f1 - g0] = torch.from_numpy(held_phase)
+            hold = (mask[None], angle[None])
         with torch.inference_mode():
             spec = griffin_lim(mag[None], n_fft=st.n_fft, hop=st.hop, length=length,
                                iters=self.iters, momentum=self.momentum, init_phase=phase0[None],
-                               pinned=pinned, return_spec=True)[0]
+                               pinned=pinned, hold=hold, return_spec=True)[0]
         self._prev = (f1 - GL_LEFT, spec[:, f1 - GL_LEFT - g0:f1 - g0].clone())
         if self.stereo and target.ild is not None:
             gl, gr = channel_gains(target.ild, bins=mag.shape[0], frames=f1 - f0, rate=st.rate,

@@ -1,0 +1,128 @@
+"""Peak-phase side information: the source's phase at the decoder's own loudest low peaks.
+
+Griffin-Lim cannot recover how low partials beat against each other from lossy magnitudes
+(docs/benchmarks.md: the multi-resolution gap to Opus is at the 256-point resolution below
+2 kHz). This layer sends, for every STFT frame, the phase of the ``PEAKS`` loudest local maxima
+below bin ``KMAX`` of the DECODED ln-magnitudes - positions the decoder finds itself, so they
+cost nothing - quantized to ``BITS`` bits; Griffin-Lim then holds those bins at that phase.
+
+A phase is coded against a phase-vocoder prediction when the same bin was picked in the
+previous frame of the chunk: ``phi(t-1) + 2 pi (k + d) hop / n_fft``, ``d`` the quadratic
+interpolation of the peak in the decoded ln-magnitude; otherwise as is. Symbols
+``round((phi - prediction) / q) mod 2**BITS`` (``q = 2 pi / 2**BITS``) form a ``[frames,
+PEAKS]`` uint8 array, one zstd frame. The count per frame is fixed, so a peak that encoder and
+decoder see differently (their magnitudes can differ in the last bits near chunk seams) costs
+that peak's quality, never the stream's synchronisation.
+
+Measured as an oracle before it was built (20 held-out clips, 10 peaks, 3 bits): multi-res
+0.268 -> 0.241 on 4.3-kbps magnitudes for about 1.8 kbps of side information.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import zstandard
+
+from .errors import FormatError
+
+PEAKS = 10
+"""Phases sent per frame."""
+BITS = 3
+"""Bits per phase (before entropy coding)."""
+KMAX = 93
+"""Peaks are looked for in bins ``1 .. KMAX - 1`` (below 2 kHz at n_fft 1024, 22050 Hz)."""
+MIN_KBPS = 6.0
+"""Encoders add the layer from this target bitrate up (below it the magnitudes need the
+bits more: the oracle traded mel and ln-STFT for multi-res at 3 kbps)."""
+META = {"peaks": PEAKS, "bits": BITS, "kmax": KMAX}
+"""The metadata object (``"phase"``) of a file that carries the layer."""
+QUANT = 2 * math.pi / 2 ** BITS
+
+
+def select_peaks(logmag: np.ndarray, *, count: int = PEAKS, kmax: int = KMAX) -> np.ndarray:
+    """Bins ``[count, frames]`` (int64) picked in ``logmag [bins, frames]``: local maxima in
+    ``1 .. kmax - 1``, loudest first; ``-1`` where a frame has fewer than ``count``."""
+    bins, frames = logmag.shape
+    kmax = min(kmax, bins - 1)
+    mid = logmag[1:kmax]
+    peak = (mid > logmag[:kmax - 1]) & (mid > logmag[2:kmax + 1])
+    score = np.where(peak, mid, -np.inf)
+    order = np.argsort(-score, axis=0, kind="stable")[:count]
+    picks = order + 1
+    valid = np.take_along_axis(peak, order, axis=0)
+    out = np.where(valid, picks, -1).astype(np.int64)
+    if out.shape[0] < count:  # fewer candidate bins than count (tiny spectra)
+        out = np.vstack([out, np.full((count - out.shape[0], frames), -1, np.int64)])
+    return out
+
+
+def _advance(logmag: np.ndarray, bins: np.ndarray, frame: int, *, hop: int, n_fft: int) -> np.ndarray:
+    """Phase advance over one hop of the peaks ``bins`` of ``frame`` (quadratic interpolation
+    of the peak's position)."""
+    a, b, c = (logmag[bins - 1, frame], logmag[bins, frame], logmag[bins + 1, frame])
+    curv = a - 2 * b + c
+    d = np.clip(np.where(curv != 0, 0.5 * (a - c) / np.where(curv != 0, curv, 1.0), 0.0), -0.5, 0.5)
+    return 2 * np.pi * (bins + d) * hop / n_fft
+
+
+def encode_phases(logmag: np.ndarray, phase: np.ndarray, *, hop: int, n_fft: int) -> bytes:
+    """Symbols of the true ``phase [bins, frames]`` at the peaks of the decoded ``logmag``
+    (same shape) -> one zstd frame of ``[frames, PEAKS]`` uint8."""
+    picks = select_peaks(logmag)
+    frames = logmag.shape[1]
+    sym = np.zeros((frames, PEAKS), np.uint8)
+    prev: dict[int, float] = {}
+    for t in range(frames):
+        ks = picks[:, t]
+        valid = ks >= 0
+        kv = ks[valid]
+        pred = np.zeros(len(kv))
+        if t and len(kv):
+            adv = _advance(logmag, kv, t, hop=hop, n_fft=n_fft)
+            pred = np.array([prev[k] + adv[i] if k in prev else 0.0 for i, k in enumerate(kv)])
+        s = np.round((phase[kv, t] - pred) / QUANT).astype(np.int64) % 2 ** BITS
+        row = np.zeros(PEAKS, np.uint8)
+        row[valid] = s
+        sym[t] = row
+        prev = {int(k): float(p + q * QUANT) for k, p, q in zip(kv, pred, s, strict=True)}
+    return zstandard.ZstdCompressor(level=19).compress(sym.tobytes())
+
+
+def parse_symbols(data: bytes, *, frames: int, name: str = "<stream>") -> np.ndarray:
+    """A phase stream -> uint8 symbols ``[frames, PEAKS]``; :class:`FormatError` if it does not
+    decompress to exactly that many."""
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=frames * PEAKS)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"{name}: phase stream does not decompress ({exc})") from None
+    if len(raw) != frames * PEAKS:
+        raise FormatError(f"{name}: phase stream holds {len(raw)} symbols, "
+                          f"expected {frames * PEAKS}")
+    return np.frombuffer(raw, np.uint8).reshape(frames, PEAKS)
+
+
+def phases_from_symbols(symbols: np.ndarray, logmag: np.ndarray, *, hop: int,
+                        n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """The decoder's side of :func:`encode_phases`, given its own ``logmag [bins, frames]``:
+    ``(held bool [bins, frames], phase float32 [bins, frames])``."""
+    frames = logmag.shape[1]
+    sym = symbols.astype(np.int64) % 2 ** BITS
+    picks = select_peaks(logmag)
+    held = np.zeros(logmag.shape, bool)
+    out = np.zeros(logmag.shape, np.float32)
+    prev: dict[int, float] = {}
+    for t in range(frames):
+        ks = picks[:, t]
+        valid = ks >= 0
+        kv = ks[valid]
+        pred = np.zeros(len(kv))
+        if t and len(kv):
+            adv = _advance(logmag, kv, t, hop=hop, n_fft=n_fft)
+            pred = np.array([prev[k] + adv[i] if k in prev else 0.0 for i, k in enumerate(kv)])
+        phi = pred + sym[t][valid] * QUANT
+        held[kv, t] = True
+        out[kv, t] = phi
+        prev = {int(k): float(p) for k, p in zip(kv, phi, strict=True)}
+    return held, out
