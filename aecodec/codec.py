@@ -129,7 +129,7 @@ def tables_for(model: Model) -> ans.Tables | None:
 
 
 def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool,
-              coder: str = "zstd", peaks: bool = False) -> dict[str, Any]:
+              coder: str = "zstd", peaks: int = 0) -> dict[str, Any]:
     """Container metadata for a file (see docs/format.md)."""
     net, mmeta = model
     st = net.cfg.stft
@@ -146,7 +146,7 @@ def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bo
         meta["stereo"] = "ild"
         meta["ild"] = dict(ILD_META)
     if peaks:
-        meta["phase"] = dict(peakphase.META)
+        meta["phase"] = peakphase.meta_for(peaks)
     return meta
 
 
@@ -261,7 +261,7 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
                   steps: tuple[float, float] = (STEP_MIN, STEP_MAX),
                   net: Autoencoder | None = None, base_bytes: float | None = None,
                   memory: dict[str, float] | None = None,
-                  tables: ans.Tables | None = None, peaks: bool = False) -> tuple[bytes, float]:
+                  tables: ans.Tables | None = None, peaks: int = 0) -> tuple[bytes, float]:
     """Code one chunk in at most ``target_bytes`` (when reachable). Returns (payload, step).
 
     Base layer: the latent at the finest step (within ``steps``, never clamping symbols) that
@@ -271,8 +271,9 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     The ILD stream, if any, is coded as is. ``memory`` carries the last residual scale from
     chunk to chunk, so each search starts near its answer. ``tables``: code with
     :mod:`aecodec.ans` (steps and scales on its grid) instead of zstd. ``peaks``: add the
-    peak-phase layer (:mod:`aecodec.peakphase`) after the residual, its size estimated from
-    the previous chunk's and reserved before the residual's search.
+    peak-phase layer (:mod:`aecodec.peakphase`) with that many peaks a frame after the
+    residual, its size estimated from the previous chunk's and reserved before the residual's
+    search.
     """
     memory = memory if memory is not None else {}
     extra = [(ILD, ILD_STEP_DB, encode_stream(cl.ild))] if cl.ild is not None else []
@@ -288,9 +289,9 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
                                   start=start_step or 0.3)
     payload = pack_payload(streams)
     room = target_bytes - len(payload) - 9
-    peaks = peaks and cl.phase is not None
+    peaks = peaks if cl.phase is not None else 0
     frames = cl.target.shape[1] if cl.target is not None else 0
-    reserve = 9 + memory.get("phase_bytes_per_frame", 0.25 * peakphase.PEAKS) * frames if peaks else 0
+    reserve = 9 + memory.get("phase_bytes_per_frame", 0.25 * peaks) * frames if peaks else 0
     if net is None or cl.target is None or room - reserve < MIN_RESIDUAL_BYTES:
         return payload, step
     base = _base_logmag(cl, net, step)
@@ -304,7 +305,8 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     streams = [*streams, (RESIDUAL, scale, data)]
     if peaks and cl.phase is not None:
         st = net.cfg.stft
-        sent = peakphase.encode_phases(base + decoded, cl.phase, hop=st.hop, n_fft=st.n_fft)
+        sent = peakphase.encode_phases(base + decoded, cl.phase, count=peaks, hop=st.hop,
+                                       n_fft=st.n_fft)
         memory["phase_bytes_per_frame"] = len(sent) / max(frames, 1)
         streams.append((PHASE, peakphase.QUANT, sent))
     return pack_payload(streams), step
@@ -422,16 +424,16 @@ def _ans_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
 def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                   mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True,
-                  coder: str | None = None, peaks: bool | None = None) -> int:
+                  coder: str | None = None, peaks: int | None = None) -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
     Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
     mix-down. Each chunk's quantizer step is chosen so the whole file, header included, lands
     on ``kbps`` (actual bits / duration). ``coder``: ``"zstd"``, ``"ans"`` (the model's
     :mod:`aecodec.ans` tables; :class:`ModelError` if it has none) or None (``"ans"`` when
-    the model has tables, else ``"zstd"``). ``peaks``: the peak-phase layer
-    (:mod:`aecodec.peakphase`; None: from ``peakphase.MIN_KBPS`` up, with the enhancement
-    layer). Returns the bytes written.
+    the model has tables, else ``"zstd"``). ``peaks``: peaks a frame of the peak-phase layer
+    (:mod:`aecodec.peakphase`; 0: none; None: ``peakphase.peaks_for(kbps)``, with the
+    enhancement layer only). Returns the bytes written.
     """
     if not MIN_KBPS <= kbps <= MAX_KBPS:
         raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
@@ -443,7 +445,9 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
         raise ModelError(f"model {model[1]['model_id']} has no entropy tables (coder 'ans')")
     if coder not in (None, "zstd", "ans"):
         raise ValueError(f"encode_blocks() called with coder={coder!r}")
-    peaks = enhance and (kbps >= peakphase.MIN_KBPS if peaks is None else peaks)
+    peaks = (peakphase.peaks_for(kbps) if peaks is None else peaks) if enhance else 0
+    if not 0 <= peaks <= peakphase.MAX_PEAKS:
+        raise ValueError(f"encode_blocks() called with peaks={peaks}")
     meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo,
                      coder=f"ans-{tables.sha256[:ans.HASH_CHARS]}" if tables else "zstd",
                      peaks=peaks)
@@ -514,7 +518,7 @@ def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
 
 def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                  mono: bool = False, enhance: bool = True, coder: str | None = None,
-                 peaks: bool | None = None) -> Encoded:
+                 peaks: int | None = None) -> Encoded:
     """Encode in-memory audio; see :func:`encode_blocks` (``enhance=False``: base layer only,
     with exactly the quantizer steps a full encode would choose)."""
     buf = io.BytesIO()
@@ -610,7 +614,8 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
             raise FormatError(f"{label}: a peak-phase stream in a file without the layer")
         raw = streams[PHASE][1]
         assert isinstance(raw, bytes)
-        phase = peakphase.parse_symbols(raw, frames=f1 - f0, name=label)
+        phase = peakphase.parse_symbols(raw, frames=f1 - f0, count=meta["phase"]["peaks"],
+                                        name=label)
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
                         ild if isinstance(ild, np.ndarray) else None, residual, phase)
 

@@ -14,7 +14,7 @@ from typing import Any
 from . import container
 from .audio import MAX_CHANNELS, MAX_RATE, MIN_RATE
 from .errors import FormatError
-from .peakphase import META as PHASE_META
+from .peakphase import valid_meta as valid_phase_meta
 from .stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
 
 CODEC_NAME = "aecodec"
@@ -59,7 +59,7 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
     if stereo not in ("none", "ild") or (stereo == "ild" and (
             meta["channels"] != 2 or meta.get("ild") != ILD_META)):
         raise bad(f"stereo {stereo!r} with ild {meta.get('ild')!r}")
-    if "phase" in meta and meta["phase"] != PHASE_META:
+    if "phase" in meta and not valid_phase_meta(meta["phase"]):
         raise bad(f"phase layer {meta['phase']!r}")
     mod = meta.get("model")
     if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)

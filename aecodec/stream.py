@@ -136,7 +136,7 @@ class ChunkSymbols:
     step: float
     ild: np.ndarray | None
     residual: np.ndarray | None = None  # float32 [bins, f1 - f0], added to the decoder output
-    phase: np.ndarray | None = None  # uint8 [f1 - f0, PEAKS]: peak-phase symbols (peakphase)
+    phase: np.ndarray | None = None  # uint8 [f1 - f0, peaks]: peak-phase symbols (peakphase)
 
 
 class ChunkDecoder:

@@ -38,8 +38,8 @@ def test_symbols_round_trip_within_half_a_quantum() -> None:
         logmag[k - 1, :] = logmag[k + 1, :] = 1.0
     phase = rng.uniform(-np.pi, np.pi, logmag.shape)
     phase[[10, 25, 40], :] = (2 * np.pi * np.outer([10.3, 24.8, 40.1], t) * 256 / 1024) % (2 * np.pi)
-    data = peakphase.encode_phases(logmag, phase, hop=256, n_fft=1024)
-    sym = peakphase.parse_symbols(data, frames=40)
+    data = peakphase.encode_phases(logmag, phase, count=10, hop=256, n_fft=1024)
+    sym = peakphase.parse_symbols(data, frames=40, count=10)
     held, out = peakphase.phases_from_symbols(sym, logmag, hop=256, n_fft=1024)
     assert held[[10, 25, 40], :].all()
     err = np.angle(np.exp(1j * (out[held] - phase[held])))
@@ -49,9 +49,10 @@ def test_symbols_round_trip_within_half_a_quantum() -> None:
 def test_parse_symbols_refuses_wrong_sizes() -> None:
     import zstandard
     with pytest.raises(FormatError, match="holds 5 symbols"):
-        peakphase.parse_symbols(zstandard.ZstdCompressor().compress(b"\x00" * 5), frames=2)
+        peakphase.parse_symbols(zstandard.ZstdCompressor().compress(b"\x00" * 5), frames=2,
+                                count=10)
     with pytest.raises(FormatError, match="does not decompress"):
-        peakphase.parse_symbols(b"garbage", frames=2)
+        peakphase.parse_symbols(b"garbage", frames=2, count=10)
 
 
 def test_griffin_lim_holds_the_given_bins() -> None:
@@ -69,7 +70,9 @@ def test_codec_adds_the_layer_from_its_rate(tiny_model: Path) -> None:
     model = load_model(path=tiny_model)
     low = encode_audio(audio, kbps=3.0, model=model)
     high = encode_audio(audio, kbps=12.0, model=model)
-    assert "phase" not in low.meta and high.meta["phase"] == peakphase.META
+    assert "phase" not in low.meta and high.meta["phase"] == peakphase.meta_for(10)
+    assert encode_audio(audio, kbps=6.0, model=model).meta["phase"]["peaks"] == 5
+    assert peakphase.peaks_for(5.9) == 0 and peakphase.peaks_for(64) == peakphase.PEAKS
     assert abs(high.nbytes * 8 / 4.0 / 1000 - 12.0) < 1.2
 
     def kinds(payload: bytes) -> set[int]:
@@ -89,6 +92,6 @@ def test_codec_adds_the_layer_from_its_rate(tiny_model: Path) -> None:
     meta = {k: v for k, v in high.meta.items() if k != "phase"}
     with pytest.raises(FormatError, match="without the layer"):
         decode_audio(container.pack(meta, high.chunks), iters=0)
-    forged = {**high.meta, "phase": {"peaks": 99, "bits": 3, "kmax": 93}}
+    forged = {**high.meta, "phase": {"peaks": 99, "bits": 3, "kmax": 93}}  # > MAX_PEAKS
     with pytest.raises(FormatError, match="phase layer"):
         decode_audio(container.pack(forged, high.chunks), iters=0)
