@@ -82,13 +82,16 @@ def select_peaks(logmag: np.ndarray, *, count: int, kmax: int = KMAX) -> np.ndar
     return out
 
 
-def _advance(logmag: np.ndarray, bins: np.ndarray, frame: int, *, hop: int, n_fft: int) -> np.ndarray:
-    """Phase advance over one hop of the peaks ``bins`` of ``frame`` (quadratic interpolation
-    of the peak's position)."""
-    a, b, c = (logmag[bins - 1, frame], logmag[bins, frame], logmag[bins + 1, frame])
+def _advance(logmag: np.ndarray, picks: np.ndarray, *, hop: int, n_fft: int) -> np.ndarray:
+    """Phase advance over one hop ``[count, frames]`` of every pick (quadratic interpolation
+    of the peak's position in its frame; 0 where the pick is ``-1``)."""
+    frames = np.broadcast_to(np.arange(picks.shape[1]), picks.shape)
+    k = np.maximum(picks, 1)
+    a, b, c = logmag[k - 1, frames], logmag[k, frames], logmag[k + 1, frames]
     curv = a - 2 * b + c
-    d = np.clip(np.where(curv != 0, 0.5 * (a - c) / np.where(curv != 0, curv, 1.0), 0.0), -0.5, 0.5)
-    return 2 * np.pi * (bins + d) * hop / n_fft
+    safe = np.where(curv != 0, curv, 1.0)
+    d = np.clip(np.where(curv != 0, 0.5 * (a - c) / safe, 0.0), -0.5, 0.5)
+    return np.where(picks >= 0, 2 * np.pi * (k + d) * hop / n_fft, 0.0)
 
 
 def encode_phases(logmag: np.ndarray, phase: np.ndarray, *, count: int, hop: int,
@@ -97,21 +100,23 @@ def encode_phases(logmag: np.ndarray, phase: np.ndarray, *, count: int, hop: int
     decoded ``logmag`` (same shape) -> one zstd frame of ``[frames, count]`` uint8."""
     picks = select_peaks(logmag, count=count)
     frames = logmag.shape[1]
+    adv = _advance(logmag, picks, hop=hop, n_fft=n_fft).T.tolist()
+    true = np.where(picks >= 0, phase[np.maximum(picks, 0), np.arange(frames)], 0.0).T.tolist()
+    rows = picks.T.tolist()
     sym = np.zeros((frames, count), np.uint8)
+    levels = 2 ** BITS
     prev: dict[int, float] = {}
-    for t in range(frames):
-        ks = picks[:, t]
-        valid = ks >= 0
-        kv = ks[valid]
-        pred = np.zeros(len(kv))
-        if t and len(kv):
-            adv = _advance(logmag, kv, t, hop=hop, n_fft=n_fft)
-            pred = np.array([prev[k] + adv[i] if k in prev else 0.0 for i, k in enumerate(kv)])
-        s = np.round((phase[kv, t] - pred) / QUANT).astype(np.int64) % 2 ** BITS
-        row = np.zeros(count, np.uint8)
-        row[valid] = s
-        sym[t] = row
-        prev = {int(k): float(p + q * QUANT) for k, p, q in zip(kv, pred, s, strict=True)}
+    for t in range(frames):  # plain floats: a few picks a frame, a chain along each bin
+        now: dict[int, float] = {}
+        row = sym[t]
+        for i, k in enumerate(rows[t]):
+            if k < 0:
+                continue
+            pred = prev[k] + adv[t][i] if t and k in prev else 0.0
+            s = round((true[t][i] - pred) / QUANT)
+            row[i] = s % levels
+            now[k] = pred + s * QUANT
+        prev = now
     return zstandard.ZstdCompressor(level=19).compress(sym.tobytes())
 
 
@@ -133,21 +138,22 @@ def phases_from_symbols(symbols: np.ndarray, logmag: np.ndarray, *, hop: int,
     """The decoder's side of :func:`encode_phases`, given its own ``logmag [bins, frames]``:
     ``(held bool [bins, frames], phase float32 [bins, frames])``."""
     frames = logmag.shape[1]
-    sym = symbols.astype(np.int64) % 2 ** BITS
     picks = select_peaks(logmag, count=symbols.shape[1])
+    adv = _advance(logmag, picks, hop=hop, n_fft=n_fft).T.tolist()
+    sym = (symbols.astype(np.int64) % 2 ** BITS).tolist()
+    rows = picks.T.tolist()
     held = np.zeros(logmag.shape, bool)
     out = np.zeros(logmag.shape, np.float32)
     prev: dict[int, float] = {}
     for t in range(frames):
-        ks = picks[:, t]
-        valid = ks >= 0
-        kv = ks[valid]
-        pred = np.zeros(len(kv))
-        if t and len(kv):
-            adv = _advance(logmag, kv, t, hop=hop, n_fft=n_fft)
-            pred = np.array([prev[k] + adv[i] if k in prev else 0.0 for i, k in enumerate(kv)])
-        phi = pred + sym[t][valid] * QUANT
-        held[kv, t] = True
-        out[kv, t] = phi
-        prev = {int(k): float(p) for k, p in zip(kv, phi, strict=True)}
+        now: dict[int, float] = {}
+        for i, k in enumerate(rows[t]):
+            if k < 0:
+                continue
+            pred = prev[k] + adv[t][i] if t and k in prev else 0.0
+            now[k] = pred + sym[t][i] * QUANT
+        for k, phi in now.items():
+            held[k, t] = True
+            out[k, t] = phi
+        prev = now
     return held, out
