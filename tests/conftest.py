@@ -35,6 +35,25 @@ def synth_music(seconds: float = 3.0, rate: int = 22050, *, seed: int = 0,
     return np.stack(chans, axis=1).astype(np.float32)
 
 
+def payload_kinds(payload: bytes) -> set[int]:
+    """The stream kinds a chunk payload holds (layout: docs/format.md, "Chunk payload")."""
+    import struct
+
+    pos, out = 1, set()
+    for _ in range(payload[0]):
+        kind, _, n = struct.unpack_from("<BfI", payload, pos)
+        out.add(kind)
+        pos += 9 + n
+    return out
+
+
+def fuzz_model(folder: Path, *, model_id: str, seed: int) -> Path:
+    """A tiny random model (8 hidden, 4 latent channels) saved in ``folder``."""
+    torch.manual_seed(seed)
+    return save_weights(Autoencoder(ModelConfig(hidden=8, latent=4, blocks=1)), folder,
+                        model_id=model_id)
+
+
 @pytest.fixture
 def music_wav(tmp_path: Path) -> Path:
     """A 3-s 44.1 kHz stereo WAV of synthetic music."""

@@ -14,7 +14,7 @@ from aecodec.checkpoint import find_weights, load_weights
 from aecodec.codec import CHUNK_FRAMES, decode_audio, encode_audio, load_model, validate_meta
 from aecodec.errors import AecError, FormatError, ModelError
 
-from .conftest import synth_music
+from .conftest import payload_kinds, synth_music
 
 
 def _audio(seconds: float = 3.0, rate: int = 44100, channels: int = 2) -> Audio:
@@ -122,8 +122,6 @@ def test_model_not_found_and_tampered(tiny_model: Path, tmp_path: Path) -> None:
 
 
 def test_enhancement_layer_spends_the_bits_and_improves_quality(tiny_model: Path) -> None:
-    import struct
-
     from aecodec.metrics import mel_l1
     from aecodec.payload import RESIDUAL
     audio = _audio(6.0, 22050, 1)
@@ -132,16 +130,8 @@ def test_enhancement_layer_spends_the_bits_and_improves_quality(tiny_model: Path
     high = encode_audio(audio, kbps=24.0, model=model)
     assert abs(high.nbytes * 8 / 6.0 / 1000 - 24.0) < 2.4
 
-    def kinds(payload: bytes) -> set[int]:
-        pos, out = 1, set()
-        for _ in range(payload[0]):
-            kind, _, n = struct.unpack_from("<BfI", payload, pos)
-            out.add(kind)
-            pos += 9 + n
-        return out
-
-    assert all(RESIDUAL not in kinds(c) for c in low.chunks)
-    assert all(RESIDUAL in kinds(c) for c in high.chunks)
+    assert all(RESIDUAL not in payload_kinds(c) for c in low.chunks)
+    assert all(RESIDUAL in payload_kinds(c) for c in high.chunks)
     ref = audio.samples[:, 0]
     errs = [mel_l1(ref, decode_audio(e.to_bytes(), iters=8)[0][:, 0], rate=22050)
             for e in (low, high)]

@@ -13,19 +13,12 @@ from aecodec.audio import Audio
 from aecodec.codec import decode_audio, encode_audio, load_model
 from aecodec.errors import AecError
 
-from .conftest import synth_music
+from .conftest import fuzz_model, synth_music
 
 
 @pytest.fixture(scope="module")
 def valid_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
-    import torch
-
-    from aecodec.checkpoint import save_weights
-    from aecodec.model import Autoencoder, ModelConfig
-    torch.manual_seed(1)
-    folder = tmp_path_factory.mktemp("models")
-    path = save_weights(Autoencoder(ModelConfig(hidden=8, latent=4, blocks=1)), folder,
-                        model_id="fuzz-tiny")
+    path = fuzz_model(tmp_path_factory.mktemp("models"), model_id="fuzz-tiny", seed=1)
     data = encode_audio(Audio(synth_music(7.0, 8000, channels=2), 8000), kbps=2,
                         model=load_model(path=path)).to_bytes()
     return data, path
@@ -85,16 +78,10 @@ def test_payload_with_forged_stream_length(valid_file: tuple[bytes, Path]) -> No
 @pytest.fixture(scope="module")
 def ans_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
     """A stereo file coded with ANS tables fitted (briefly) for a tiny model."""
-    import torch
-
     from aecodec import ans
-    from aecodec.checkpoint import save_weights
-    from aecodec.model import Autoencoder, ModelConfig
     from aecodec.train_entropy import collect, fit_tables
-    torch.manual_seed(2)
     folder = tmp_path_factory.mktemp("models")
-    path = save_weights(Autoencoder(ModelConfig(hidden=8, latent=4, blocks=1)), folder,
-                        model_id="fuzz-ans")
+    path = fuzz_model(folder, model_id="fuzz-ans", seed=2)
     model = load_model(path=path)
     data = collect([Audio(synth_music(3.0, 22050, seed=5), 22050)], model, kbps=[3.0, 12.0])
     arrays, _ = fit_tables(data, model_sha=model[1]["sha256"], channels=4, steps=20, keep=0.5)

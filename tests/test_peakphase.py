@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from aecodec.errors import FormatError
 from aecodec.payload import PHASE
 from aecodec.phase import griffin_lim
 
-from .conftest import synth_music
+from .conftest import payload_kinds, synth_music
 
 
 def test_select_peaks_exact() -> None:
@@ -75,15 +74,7 @@ def test_codec_adds_the_layer_from_its_rate(tiny_model: Path) -> None:
     assert peakphase.peaks_for(5.9) == 0 and peakphase.peaks_for(64) == peakphase.PEAKS
     assert abs(high.nbytes * 8 / 4.0 / 1000 - 12.0) < 1.2
 
-    def kinds(payload: bytes) -> set[int]:
-        pos, out = 1, set()
-        for _ in range(payload[0]):
-            kind, _, n = struct.unpack_from("<BfI", payload, pos)
-            out.add(kind)
-            pos += 9 + n
-        return out
-
-    assert all(PHASE in kinds(c) for c in high.chunks)
+    assert all(PHASE in payload_kinds(c) for c in high.chunks)
     out, _, _ = decode_audio(high.to_bytes(), iters=4)
     assert out.shape == (audio.frames, 1) and np.isfinite(out).all()
     again, _, _ = decode_audio(high.to_bytes(), iters=4)
