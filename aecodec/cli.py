@@ -218,6 +218,9 @@ def info(input: Path, as_json: bool) -> None:
     coder = meta["coder"]
     click.echo(f"  coder:   {coder}" + (" (context-adaptive ANS, tables models/"
                                          f"{coder}.npz)" if coder != "zstd" else ""))
+    if "phase" in meta:
+        click.echo(f"  phase:   {meta['phase']['peaks']} peak phases a frame, "
+                   f"{meta['phase']['bits']} bits")
     click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
 
 
