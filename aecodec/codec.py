@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -305,7 +305,7 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, start_step: float | N
     streams = [*streams, (RESIDUAL, scale, data)]
     if peaks and cl.phase is not None:
         st = net.cfg.stft
-        sent = peakphase.encode_phases(base + decoded, cl.phase, count=peaks, hop=st.hop,
+        sent = peakphase.encode_phases(base + decoded(), cl.phase, count=peaks, hop=st.hop,
                                        n_fft=st.n_fft)
         memory["phase_bytes_per_frame"] = len(sent) / max(frames, 1)
         streams.append((PHASE, peakphase.QUANT, sent))
@@ -353,9 +353,14 @@ def _ans_base(cl: ChunkLatent, extra: Streams, budget: float, tables: ans.Tables
     return [(LATENT, step, ans.encode_latent(symbols, tables, ans.grid_index(step))), *extra], step
 
 
+Residual = tuple[float, bytes, Callable[[], np.ndarray]]
+"""A residual layer: scale, stream, and what it decodes to (computed on demand: only the
+peak-phase layer needs it)."""
+
+
 def _zstd_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
-                   memory: dict[str, float]) -> tuple[float, bytes, np.ndarray] | None:
-    """The finest residual layer within ``room`` bytes: (scale, stream, what it decodes to)."""
+                   memory: dict[str, float]) -> Residual | None:
+    """The finest residual layer within ``room`` bytes (see :data:`Residual`)."""
     def code(scale: float, level: int = DCT_LEVEL) -> bytes:
         return encode_coefficients(coefs, shape=shape, scale=scale, level=level, narrow=True)
 
@@ -386,12 +391,12 @@ def _zstd_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
         memory["scale"] = scale
     except ValueError:  # a scale too fine for 16-bit coefficients: no enhancement layer
         return None
-    return scale, final, decode_dct(final)
+    return scale, final, partial(decode_dct, final)
 
 
 def _ans_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
                   memory: dict[str, float],
-                  tables: ans.Tables) -> tuple[float, bytes, np.ndarray] | None:
+                  tables: ans.Tables) -> Residual | None:
     """As :func:`_zstd_residual`, coded with :mod:`aecodec.ans` on its scale grid."""
     unit = quantize_coefficients(coefs, scale=1.0, exact=False).astype(np.float32)
     peak = float(np.abs(unit).max())
@@ -414,9 +419,10 @@ def _ans_residual(coefs: np.ndarray, shape: tuple[int, int], room: float,
         if np.abs(q).max() <= ans.SPAN:
             data = ans.encode_residual(q, tables, j)
             if len(data) <= room:
-                memory["scale"] = ans.grid_step(j)
-                decoded = reconstruct(q.astype(np.int64), shape=shape, scale=ans.grid_step(j))
-                return ans.grid_step(j), data, decoded
+                scale = ans.grid_step(j)
+                memory["scale"] = scale
+                return scale, data, partial(reconstruct, q.astype(np.int64), shape=shape,
+                                            scale=scale)
         j += 1
     return None
 
@@ -457,7 +463,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     overhead = 12 + len(container.encode_meta(meta)) + 8 + 8 * lay.chunks
     budget = kbps * 1000 / 8 * seconds - overhead
     resampler = StreamResampler(orig_rate=rate, new_rate=net.cfg.stft.rate)
-    encoder = ChunkEncoder(net, lay)
+    encoder = ChunkEncoder(net, lay, keep_phase=peaks > 0)
     writer = container.AecWriter(out, meta)
     done, last_step = [0], [0.0]
     memory: dict[str, float] = {}
@@ -703,23 +709,31 @@ def decode_audio(data: bytes, *, name: str = "<stream>",
     return out.astype(np.float32), info["rate"], info["damaged"]
 
 
+def _parse_file(aec: container.AecFile, *, name: str,
+                net: Autoencoder) -> tuple[Layout, list[ChunkSymbols]]:
+    """Every chunk of a validated, parsed file (entropy-decoded once), with its layout."""
+    lay = layout_of(aec.meta, net)
+    if len(aec.chunks) != lay.chunks:
+        raise FormatError(f"{name}: holds {len(aec.chunks)} chunks, metadata implies {lay.chunks}")
+    tables = coder_tables(aec.meta, name=name)
+    return lay, [chunk_symbols(c, k, meta=aec.meta, lay=lay, name=name, tables=tables)
+                 for k, c in enumerate(aec.chunks)]
+
+
+def _latent_of(chunks: list[ChunkSymbols]) -> tuple[np.ndarray, np.ndarray]:
+    latent = np.concatenate([c.latent for c in chunks], axis=1)
+    steps = np.concatenate([np.full(c.latent.shape[1], c.step, np.float32) for c in chunks])
+    return latent, steps
+
+
 def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
                   net: Autoencoder | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The DEQUANTIZED latent of a whole parsed file, ``[C, Tl]`` float32, and the quantizer
     step of every latent frame ``[Tl]`` (steps differ per chunk). Damaged chunks (``None``)
     come back as zeros."""
-    meta = aec.meta
-    validate_meta(meta, name=name)
-    net = net or model_for(meta, name=name)
-    lay = layout_of(meta, net)
-    if len(aec.chunks) != lay.chunks:
-        raise FormatError(f"{name}: holds {len(aec.chunks)} chunks, metadata implies {lay.chunks}")
-    tables = coder_tables(meta, name=name)
-    chunks = [chunk_symbols(c, k, meta=meta, lay=lay, name=name, tables=tables)
-              for k, c in enumerate(aec.chunks)]
-    latent = np.concatenate([c.latent for c in chunks], axis=1)
-    steps = np.concatenate([np.full(c.latent.shape[1], c.step, np.float32) for c in chunks])
-    return latent, steps
+    validate_meta(aec.meta, name=name)
+    net = net or model_for(aec.meta, name=name)
+    return _latent_of(_parse_file(aec, name=name, net=net)[1])
 
 
 def decode_logmag(data: bytes, *, name: str = "<stream>",
@@ -729,15 +743,13 @@ def decode_logmag(data: bytes, *, name: str = "<stream>",
     aec = container.unpack(data, name=name)
     validate_meta(aec.meta, name=name)
     net = model_for(aec.meta, name=name, model_path=model_path)
-    latent, steps = decode_latent(aec, name=name, net=net)
+    lay, chunks = _parse_file(aec, name=name, net=net)
+    latent, steps = _latent_of(chunks)
     with torch.inference_mode():
         out = net.decode(torch.from_numpy(latent)[None], step=torch.from_numpy(steps)[None, None],
                          frames=aec.meta["frames"])
     out = out.clone()  # a normal tensor: the residual is added in place below
-    lay = layout_of(aec.meta, net)
-    tables = coder_tables(aec.meta, name=name)
-    for k, payload in enumerate(aec.chunks):  # the enhancement layer, where present
-        chunk = chunk_symbols(payload, k, meta=aec.meta, lay=lay, name=name, tables=tables)
+    for k, chunk in enumerate(chunks):  # the enhancement layer, where present
         if chunk.residual is not None:
             f0, f1 = lay.core(k)
             out[0, :, f0:f1] += torch.from_numpy(chunk.residual)

@@ -69,7 +69,12 @@ def istft(spec: torch.Tensor, *, n_fft: int, hop: int, length: int) -> torch.Ten
 
 def log_magnitude(audio: torch.Tensor, *, n_fft: int, hop: int) -> torch.Tensor:
     """``ln(|STFT| + LOG_EPS)``: ``[batch, samples]`` -> ``[batch, freq, frames]``."""
-    return torch.log(stft(audio, n_fft=n_fft, hop=hop).abs() + LOG_EPS)
+    return log_abs(stft(audio, n_fft=n_fft, hop=hop))
+
+
+def log_abs(spec: torch.Tensor) -> torch.Tensor:
+    """The log map of a complex STFT (any shape): ``ln(|spec| + LOG_EPS)``."""
+    return torch.log(spec.abs() + LOG_EPS)
 
 
 def magnitude_from_log(logmag: torch.Tensor) -> torch.Tensor:

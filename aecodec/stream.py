@@ -21,7 +21,7 @@ from .peakphase import phases_from_symbols
 from .phase import DEFAULT_MOMENTUM, griffin_lim
 from .phaseinit import initial_phase
 from .stereo import ILD_FRAMES, channel_gains, ild_symbols
-from .stft import LOG_EPS, istft, magnitude_from_log, stft
+from .stft import istft, log_abs, magnitude_from_log, stft
 
 CTX_FRAMES = 64
 """STFT frames of context on each side of a chunk (a multiple of the latent downsampling)."""
@@ -71,15 +71,16 @@ class ChunkLatent:
     context: np.ndarray | None = None  # float32 [C, Tx]: the latent of the whole excerpt
     first: int = 0  # index of the chunk's first latent frame in ``context``
     target: np.ndarray | None = None  # float32 [bins, f1 - f0]: the true ln-magnitudes
-    phase: np.ndarray | None = None  # float32 [bins, f1 - f0]: the true phase (mid channel)
+    phase: np.ndarray | None = None  # float32 [bins, f1 - f0]: true phase (mid; keep_phase)
 
 
 class ChunkEncoder:
     """Feed model-rate samples ``[n, 1]`` (mono) or ``[n, 3]`` (mid, left, right); collect
     :class:`ChunkLatent` for every chunk whose samples (with context) are complete."""
 
-    def __init__(self, net: Autoencoder, layout: Layout) -> None:
+    def __init__(self, net: Autoencoder, layout: Layout, *, keep_phase: bool = False) -> None:
         self.net, self.lay = net, layout
+        self.keep_phase = keep_phase  # ChunkLatent.phase: only the peak-phase layer needs it
         self._buf = np.zeros((0, 0), np.float32)
         self._start = 0  # absolute index of self._buf[0]
         self._have = 0
@@ -114,11 +115,11 @@ class ChunkEncoder:
         width = -(-(f1 - f0) // lay.down)
         with torch.inference_mode():
             spec0 = stft(x[:1], n_fft=st.n_fft, hop=st.hop)
-            logmag = torch.log(spec0.abs() + LOG_EPS)  # = log_magnitude(x[:1])
+            logmag = log_abs(spec0)
             latent = self.net.encode(logmag)
             e0 = f0 - s0 // lay.hop
             target = logmag[0, :, e0:e0 + f1 - f0].numpy()
-            phase = spec0[0, :, e0:e0 + f1 - f0].angle().numpy()
+            phase = spec0[0, :, e0:e0 + f1 - f0].angle().numpy() if self.keep_phase else None
             ild = None
             if x.shape[0] == 3:
                 spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop).abs().numpy()

@@ -5,8 +5,8 @@
 Each clip is coded by aecodec at ``--kbps``; its decoded ln-magnitudes (``decode_logmag``) give
 the peak positions - local maxima below ``--fmax`` Hz, the ``N`` loudest per frame - so a
 decoder would know them without being told. The source's phase at those bins, quantized to
-``--bits``, is then held fixed through Fast Griffin-Lim (32 iterations, momentum 0.99) while
-the other bins iterate as usual. Prints the end-to-end measures, the side information's raw
+``--bits``, is then held fixed through Fast Griffin-Lim (``griffin_lim(hold=...)``, 32
+iterations, momentum 0.99) while the other bins iterate as usual. Prints the end-to-end measures, the side information's raw
 cost (``N * bits`` per frame), and the entropy of the quantized phase against a phase-vocoder
 prediction from the previous frame (``phi(t-1) + 2 pi f hop / n_fft``, ``f`` from quadratic
 interpolation of the decoded log-magnitude), which estimates what an entropy-coded stream
@@ -24,42 +24,20 @@ import torch
 from aecodec.audio import read_audio
 from aecodec.codec import decode_logmag, encode_audio
 from aecodec.metrics import mel_l1, mr_rmse, seed_rmse
-from aecodec.phase import _Frames, _unit
+from aecodec.peakphase import select_peaks
+from aecodec.phase import griffin_lim
 from aecodec.stft import magnitude_from_log, stft
 
 N_FFT, HOP, RATE = 1024, 256, 22050
 
 
-def griffin_lim_fixed(mag: torch.Tensor, fixed: torch.Tensor, phase: torch.Tensor, *,
-                      iters: int = 32, momentum: float = 0.99, seed: int = 0) -> np.ndarray:
-    """Fast Griffin-Lim on ``mag [F, T]`` with the bins of ``fixed [F, T]`` held at ``phase``."""
-    bins, frames = mag.shape
-    init = torch.rand((bins, frames), generator=torch.Generator().manual_seed(seed)) * 2 * np.pi
-    m = mag.T[None].contiguous()
-    held = fixed.T[None]
-    target = torch.polar(torch.ones_like(m), phase.T[None].contiguous())
-    angles = torch.where(held, target, torch.polar(torch.ones_like(m), init.T[None].contiguous()))
-    fr = _Frames(n_fft=N_FFT, hop=HOP, frames=frames, length=(frames - 1) * HOP, device=m.device)
-    prev = torch.zeros_like(angles)
-    alpha = momentum / (1 + momentum)
-    for _ in range(iters):
-        rebuilt = fr.stft(fr.istft(m * angles))
-        angles = torch.where(held, target, _unit(torch.sub(rebuilt, prev, alpha=alpha)))
-        prev = rebuilt
-    return fr.istft(m * angles)[0].numpy()
-
-
 def peak_mask(logmag: np.ndarray, *, count: int, kmax: int) -> np.ndarray:
-    """The ``count`` loudest local maxima below bin ``kmax`` in every frame ``[F, T]``."""
-    peak = np.zeros(logmag.shape, bool)
-    peak[1:-1] = (logmag[1:-1] > logmag[:-2]) & (logmag[1:-1] > logmag[2:])
-    peak[kmax:] = False
+    """Bool ``[F, T]``: the picks of :func:`aecodec.peakphase.select_peaks` (the codec's rule)."""
     mask = np.zeros(logmag.shape, bool)
     if count:
-        score = np.where(peak, logmag, -np.inf)
-        top = np.argsort(-score, axis=0)[:count]
-        np.put_along_axis(mask, top, True, axis=0)
-        mask &= peak
+        picks = select_peaks(logmag, count=count, kmax=kmax)
+        frames = np.broadcast_to(np.arange(logmag.shape[1]), picks.shape)
+        mask[picks[picks >= 0], frames[picks >= 0]] = True
     return mask
 
 
@@ -102,9 +80,11 @@ def main() -> None:
         q = 2 * np.pi / 2 ** args.bits
         for n in counts:
             mask = peak_mask(logmag, count=n, kmax=int(args.fmax / RATE * N_FFT))
-            y = griffin_lim_fixed(magnitude_from_log(torch.from_numpy(logmag)),
-                                  torch.from_numpy(mask),
-                                  torch.from_numpy(np.round(phase / q) * q).float())
+            y = griffin_lim(magnitude_from_log(torch.from_numpy(logmag))[None], n_fft=N_FFT,
+                            hop=HOP, length=(frames - 1) * HOP,
+                            hold=(torch.from_numpy(mask)[None],
+                                  torch.from_numpy(np.round(phase / q) * q).float()[None])
+                            )[0].numpy()
             m = min(len(x), len(y))
             seconds = len(x) / RATE
             symbols, entropy = predicted_entropy(logmag, phase, mask, bits=args.bits)
