@@ -1,3 +1,3 @@
-from .cli import main
+from aecodec.cli.main import main
 
 main()

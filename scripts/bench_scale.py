@@ -23,7 +23,8 @@ import soundfile as sf
 
 
 def make_long(clip: Path, out: Path, *, seconds: float, rate: int = 44100) -> None:
-    from aecodec.audio import read_audio, resample
+    from aecodec.dsp.audio import read_audio
+    from aecodec.dsp.resample import resample
     a = read_audio(clip)
     x = a.samples if a.channels == 2 else np.repeat(a.samples[:, :1], 2, axis=1)
     x = resample(x, orig_rate=a.rate, new_rate=rate)

@@ -37,8 +37,8 @@ def main() -> None:
     t0 = time.perf_counter()
     import torch
 
-    from aecodec.codec import load_model
-    from aecodec.files import decode_file, encode_file
+    from aecodec.files.ops import decode_file, encode_file
+    from aecodec.model.registry import load_model
     load_model()
     load_s = time.perf_counter() - t0
     rows = [("aecodec model load (torch import + weights)", load_s, None)]

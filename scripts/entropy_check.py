@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aecodec.audio import read_audio
-from aecodec.codec import load_model, tables_for
-from aecodec.train_entropy import collect, measure
+from aecodec.dsp.audio import read_audio
+from aecodec.model.registry import load_model, tables_for
+from aecodec.train.entropy import collect, measure
 
 
 def main() -> None:

@@ -11,7 +11,7 @@
 2. Leave-one-source-out, for each label with two or more sources: train a fresh head on every
    other track (same recipe and settings), test on the left-out source's tracks.
 3. Audio vs ``.aec`` agreement: each held-out track encoded at 3, 6 and 12 kbps with
-   ``aecodec.codec.encode_audio``, read back as bytes, classified from its dequantized latent.
+   ``aecodec.codec.encode.encode_audio``, read back as bytes, classified from its dequantized latent.
 
 Single-threaded (``torch.set_num_threads(1)``). With ``--cache DIR`` the latents are kept in
 ``DIR/genre-latents-<codec sha12>-<hash of the files' names, sizes, mtimes>.pt``, so a
@@ -31,14 +31,19 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from aecodec.audio import Audio, read_audio
-from aecodec.classify import (
+from aecodec.genre.head import (
     GenreHead,
     find_classifier,
     load_classifier,
     segment_probs,
 )
-from aecodec.classify_train import (
+from aecodec.codec.decode import decode_latent
+from aecodec.codec.encode import encode_audio
+from aecodec.dsp.audio import Audio, read_audio
+from aecodec.errors import InputError
+from aecodec.format.container import unpack
+from aecodec.model.registry import load_model
+from aecodec.train.classifier import (
     Track,
     extract,
     find_dataset,
@@ -46,9 +51,6 @@ from aecodec.classify_train import (
     split_by_track,
     train_head,
 )
-from aecodec.codec import decode_latent, encode_audio, load_model
-from aecodec.container import unpack
-from aecodec.errors import InputError
 
 
 def log(msg: str) -> None:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from aecodec.audio import read_audio
-from aecodec.codec import decode_audio, encode_audio, load_model
-from aecodec.metrics import all_metrics
+from aecodec.bench.metrics import all_metrics
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio
+from aecodec.dsp.audio import read_audio
+from aecodec.model.registry import load_model
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 

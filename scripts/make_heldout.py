@@ -26,7 +26,8 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from aecodec.audio import mixdown, resample, write_wav
+from aecodec.dsp.audio import mixdown, write_wav
+from aecodec.dsp.resample import resample
 
 RATE = 22050
 MIN_TRACK_S = 30.0

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from aecodec.audio import read_audio
-from aecodec.codec import decode_audio, encode_audio
-from aecodec.metrics import align, stft_magnitude
-from aecodec.refcodecs import run_at_bitrate
+from aecodec.bench.metrics import align, stft_magnitude
+from aecodec.bench.refcodecs import run_at_bitrate
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio
+from aecodec.dsp.audio import read_audio
 
 RATE = 22050
 

@@ -21,18 +21,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecodec.audio import read_audio
-from aecodec.codec import decode_logmag, encode_audio
-from aecodec.metrics import mel_l1, mr_rmse, seed_rmse
-from aecodec.peakphase import select_peaks
-from aecodec.phase import griffin_lim
-from aecodec.stft import magnitude_from_log, stft
+from aecodec.bench.metrics import mel_l1, mr_rmse, seed_rmse
+from aecodec.codec.decode import decode_logmag
+from aecodec.codec.encode import encode_audio
+from aecodec.coding.peakphase import select_peaks
+from aecodec.dsp.audio import read_audio
+from aecodec.dsp.griffinlim import griffin_lim
+from aecodec.dsp.stft import magnitude_from_log, stft
 
 N_FFT, HOP, RATE = 1024, 256, 22050
 
 
 def peak_mask(logmag: np.ndarray, *, count: int, kmax: int) -> np.ndarray:
-    """Bool ``[F, T]``: the picks of :func:`aecodec.peakphase.select_peaks` (the codec's rule)."""
+    """Bool ``[F, T]``: the picks of :func:`aecodec.coding.peakphase.select_peaks` (the codec's rule)."""
     mask = np.zeros(logmag.shape, bool)
     if count:
         picks = select_peaks(logmag, count=count, kmax=kmax)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from aecodec import container
-from aecodec.audio import read_audio
-from aecodec.codec import decode_audio, encode_audio
-from aecodec.metrics import stft_magnitude
-from aecodec.stereo import BANDS, band_of_bin
+from aecodec.bench.metrics import stft_magnitude
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio
+from aecodec.coding.stereo import BANDS, band_of_bin
+from aecodec.dsp.audio import read_audio
+from aecodec.format import container
 
 
 def ild_kbps(data: bytes, seconds: float) -> float:

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from aecodec.checkpoint import save_weights
-from aecodec.model import Autoencoder, ModelConfig
+from aecodec.model.autoencoder import Autoencoder, ModelConfig
+from aecodec.model.weights import save_weights
 
 
 def synth_music(seconds: float = 3.0, rate: int = 22050, *, seed: int = 0,

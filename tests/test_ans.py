@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecodec import ans, container
-from aecodec.audio import Audio
-from aecodec.codec import decode_audio, encode_audio, encode_blocks, load_model
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio, encode_blocks
+from aecodec.coding import ans
+from aecodec.dsp.audio import Audio
 from aecodec.errors import FormatError, ModelError
-from aecodec.train_entropy import collect, fit_tables, table_pmf
+from aecodec.format import container
+from aecodec.model.registry import load_model
+from aecodec.train.entropy import collect, fit_tables, table_pmf
 
 from .conftest import synth_music
 
@@ -119,7 +122,7 @@ def test_tables_file_checked(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1
     forged.write_bytes(bytes(data))
-    with pytest.raises(ModelError, match="does not match its name"):
+    with pytest.raises(ModelError, match="does not match the name"):
         ans.load_tables(forged)
     with pytest.raises(ModelError, match="not found"):
         ans.tables_by_sha("0123456789ab", dirs=[tmp_path])
@@ -179,7 +182,7 @@ def test_off_grid_step_refused(tiny_model: Path, tiny_tables: Path) -> None:
 def test_shipped_tables_code_the_shipped_model() -> None:
     """The default model has tables; a file names them and decodes; the rate holds."""
     model = load_model()
-    from aecodec.codec import tables_for
+    from aecodec.model.registry import tables_for
 
     tables = tables_for(model)
     assert tables is not None and tables.model_sha == model[1]["sha256"]

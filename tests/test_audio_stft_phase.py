@@ -10,10 +10,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from aecodec.audio import fit_length, mixdown, read_audio, resample, write_wav
+from aecodec.dsp.audio import fit_length, mixdown, read_audio, write_wav
+from aecodec.dsp.griffinlim import griffin_lim
+from aecodec.dsp.resample import resample
+from aecodec.dsp.stft import LOG_EPS, StftConfig, istft, log_magnitude, magnitude_from_log, stft
 from aecodec.errors import InputError
-from aecodec.phase import griffin_lim
-from aecodec.stft import LOG_EPS, StftConfig, istft, log_magnitude, magnitude_from_log, stft
 
 from .conftest import synth_music
 

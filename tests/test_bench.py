@@ -9,7 +9,7 @@ from pathlib import Path
 import soundfile as sf
 from click.testing import CliRunner
 
-from aecodec.cli import main
+from aecodec.cli.main import main
 
 from .conftest import synth_music
 

@@ -13,11 +13,11 @@ import soundfile as sf
 import torch
 from click.testing import CliRunner
 
-from aecodec.checkpoint import save_weights
-from aecodec.classify import find_classifier, load_classifier, save_classifier, segment_starts
-from aecodec.classify_train import Track, split_by_track
-from aecodec.cli import main
-from aecodec.model import Autoencoder, ModelConfig
+from aecodec.genre.head import find_classifier, load_classifier, save_classifier, segment_starts
+from aecodec.cli.main import main
+from aecodec.model.autoencoder import Autoencoder, ModelConfig
+from aecodec.model.weights import save_weights
+from aecodec.train.classifier import Track, split_by_track
 
 RATE = 22050
 
@@ -252,7 +252,7 @@ def test_split_is_by_track_and_segments_cover() -> None:
 def test_shipped_classifier_fits_the_shipped_codec() -> None:
     """The default classifier must name an installed codec model; after replacing the codec,
     retrain it (docs/classification.md has the command)."""
-    from aecodec.checkpoint import find_weights
+    from aecodec.model.weights import find_weights
     path = find_classifier()
     head, meta = load_classifier(path)
     assert path.stat().st_size < 1_000_000 and meta["model_id"] == "aecodec-genres"

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from aecodec.cli import main
+from aecodec.cli.main import main
 
 from .conftest import synth_music
 
@@ -129,7 +129,7 @@ def test_unwritable_outputs(music_wav: Path, tmp_path: Path,
     assert rc == 5 and "does not exist" in err
     ro = tmp_path / "ro"
     ro.mkdir()
-    from aecodec import output
+    from aecodec.files import atomic as output
     real_access = output.os.access
     # root may write anywhere: make the folder read-only as the code under test sees it
     monkeypatch.setattr(output.os, "access",
@@ -140,7 +140,7 @@ def test_unwritable_outputs(music_wav: Path, tmp_path: Path,
 
 def test_disk_full_leaves_nothing(music_wav: Path, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from aecodec import output
+    from aecodec.files import atomic as output
 
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -152,7 +152,7 @@ def test_disk_full_leaves_nothing(music_wav: Path, tmp_path: Path,
 
 
 def test_ctrl_c_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aecodec import codec
+    from aecodec.codec import encode as codec
 
     long_wav = tmp_path / "long.wav"
     sf.write(long_wav, synth_music(14.0, 22050), 22050)
@@ -188,7 +188,7 @@ def test_explicit_model_option(music_wav: Path, tmp_path: Path, tiny_model: Path
 
 
 def test_help_does_not_import_torch() -> None:
-    code = ("import sys; from click.testing import CliRunner; from aecodec.cli import main; "
+    code = ("import sys; from click.testing import CliRunner; from aecodec.cli.main import main; "
             "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -219,7 +219,7 @@ def test_batch_encode_decode_with_workers(tmp_path: Path) -> None:
 
 
 def test_encode_file_is_importable_and_stateless(music_wav: Path, tmp_path: Path) -> None:
-    from aecodec.files import decode_file, encode_file
+    from aecodec.files.ops import decode_file, encode_file
     r = encode_file(music_wav, tmp_path / "x.aec", kbps=6)
     assert r["bytes"] == (tmp_path / "x.aec").stat().st_size and abs(r["kbps"] - 6) < 0.6
     d = decode_file(tmp_path / "x.aec", tmp_path / "x.wav", iters=1, start=1.0, duration=1.0)
@@ -233,7 +233,7 @@ def test_encode_file_is_importable_and_stateless(music_wav: Path, tmp_path: Path
     ["encode", "/nonexistent/in.wav", "-b", "abc"],
 ])
 def test_error_paths_do_not_import_torch(args: list[str]) -> None:
-    code = ("import sys; from click.testing import CliRunner; from aecodec.cli import main; "
+    code = ("import sys; from click.testing import CliRunner; from aecodec.cli.main import main; "
             f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code in (2, 3, 4), r.output; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

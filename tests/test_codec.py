@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecodec import container
-from aecodec.audio import Audio
-from aecodec.checkpoint import find_weights, load_weights
-from aecodec.codec import CHUNK_FRAMES, decode_audio, encode_audio, load_model, validate_meta
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import CHUNK_FRAMES, encode_audio
+from aecodec.dsp.audio import Audio
 from aecodec.errors import AecError, FormatError, ModelError
+from aecodec.format import container
+from aecodec.format.meta import validate_meta
+from aecodec.model.registry import load_model
+from aecodec.model.weights import find_weights, load_weights
 
 from .conftest import payload_kinds, synth_music
 
@@ -122,8 +125,8 @@ def test_model_not_found_and_tampered(tiny_model: Path, tmp_path: Path) -> None:
 
 
 def test_enhancement_layer_spends_the_bits_and_improves_quality(tiny_model: Path) -> None:
-    from aecodec.metrics import mel_l1
-    from aecodec.payload import RESIDUAL
+    from aecodec.bench.metrics import mel_l1
+    from aecodec.format.payload import RESIDUAL
     audio = _audio(6.0, 22050, 1)
     model = load_model(path=tiny_model)
     low = encode_audio(audio, kbps=1.0, model=model, enhance=False)
@@ -139,8 +142,8 @@ def test_enhancement_layer_spends_the_bits_and_improves_quality(tiny_model: Path
 
 
 def test_forged_residual_shape_is_refused(tiny_model: Path) -> None:
-    from aecodec.dctcodec import encode_dct
-    from aecodec.payload import LATENT, RESIDUAL, encode_stream, pack_payload
+    from aecodec.coding.residual import encode_dct
+    from aecodec.format.payload import LATENT, RESIDUAL, encode_stream, pack_payload
     enc = encode_audio(_audio(2.0, 22050, 1), kbps=1.0, model=load_model(path=tiny_model))
     width = enc.meta["latent"][1]
     latent = np.zeros((8, width), np.int8)
@@ -164,7 +167,7 @@ def test_encode_is_deterministic_and_lands_on_its_rate(tiny_model: Path) -> None
 
 def test_a_failing_chunk_coder_raises_instead_of_hanging(tiny_model: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from aecodec import codec
+    from aecodec.codec import encode as codec
 
     calls = []
 
@@ -183,7 +186,7 @@ def test_decode_logmag_outside_inference_mode(tiny_model: Path) -> None:
     code too, as diagnostics scripts call it."""
     import torch
 
-    from aecodec.codec import decode_logmag
+    from aecodec.codec.decode import decode_logmag
     audio = _audio(3.0, 22050, 1)
     data = encode_audio(audio, kbps=24.0, model=load_model(path=tiny_model)).to_bytes()
     assert not torch.is_inference_mode_enabled()

@@ -16,8 +16,9 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aecodec import container
-from aecodec.container import (
+from aecodec.errors import CorruptChunkError, FormatError, UnsupportedVersionError
+from aecodec.format import container
+from aecodec.format.container import (
     FORMAT_VERSION,
     MAGIC,
     MAX_CHUNK_BYTES,
@@ -36,7 +37,6 @@ from aecodec.container import (
     unpack,
     write_aec,
 )
-from aecodec.errors import CorruptChunkError, FormatError, UnsupportedVersionError
 
 META: dict[str, Any] = {"model": "tiny", "sample_rate": 44100, "shape": [2, 3], "note": "né"}
 CHUNKS = [b"abc", bytes(10), b"hello world"]

@@ -8,10 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aecodec import container
-from aecodec.audio import Audio
-from aecodec.codec import decode_audio, encode_audio, load_model
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio
+from aecodec.dsp.audio import Audio
 from aecodec.errors import AecError
+from aecodec.format import container
+from aecodec.model.registry import load_model
 
 from .conftest import fuzz_model, synth_music
 
@@ -78,8 +80,8 @@ def test_payload_with_forged_stream_length(valid_file: tuple[bytes, Path]) -> No
 @pytest.fixture(scope="module")
 def ans_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
     """A stereo file coded with ANS tables fitted (briefly) for a tiny model."""
-    from aecodec import ans
-    from aecodec.train_entropy import collect, fit_tables
+    from aecodec.coding import ans
+    from aecodec.train.entropy import collect, fit_tables
     folder = tmp_path_factory.mktemp("models")
     path = fuzz_model(folder, model_id="fuzz-ans", seed=2)
     model = load_model(path=path)

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aecodec import container
-from aecodec.cli import main
-from aecodec.codec import decode_audio, validate_meta
-from aecodec.metrics import all_metrics
+from aecodec.bench.metrics import all_metrics
+from aecodec.cli.main import main
+from aecodec.codec.decode import decode_audio
+from aecodec.format import container
+from aecodec.format.meta import validate_meta
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = json.loads((DATA / "golden.json").read_text())

@@ -1,11 +1,11 @@
-"""Tests of aecodec.metrics: identity, monotonicity under noise, alignment, pinned values."""
+"""Tests of aecodec.bench.metrics: identity, monotonicity under noise, alignment, pinned values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from aecodec import metrics
+from aecodec.bench import metrics
 
 RATE = 22050
 SPECTRAL = ("seed_rmse", "mr_rmse", "mel_l1", "lsd_db")
@@ -139,8 +139,8 @@ def test_stft_magnitude_shape_and_short_input() -> None:
 def test_align_survives_a_rebuilt_phase() -> None:
     # Griffin-Lim output shares the magnitudes but not the waveform: envelopes still align it.
     torch = pytest.importorskip("torch")
-    from aecodec.phase import griffin_lim
-    from aecodec.stft import stft
+    from aecodec.dsp.griffinlim import griffin_lim
+    from aecodec.dsp.stft import stft
 
     x = music_like()
     threads = torch.get_num_threads()

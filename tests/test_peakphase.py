@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from aecodec import container, peakphase
-from aecodec.audio import Audio
-from aecodec.codec import decode_audio, encode_audio, load_model
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio
+from aecodec.coding import peakphase
+from aecodec.dsp.audio import Audio
+from aecodec.dsp.griffinlim import griffin_lim
 from aecodec.errors import FormatError
-from aecodec.payload import PHASE
-from aecodec.phase import griffin_lim
+from aecodec.format import container
+from aecodec.format.payload import PHASE
+from aecodec.model.registry import load_model
 
 from .conftest import payload_kinds, synth_music
 

@@ -14,18 +14,20 @@ import pytest
 import soundfile as sf
 import torch
 
-from aecodec.audio import Audio
-from aecodec.checkpoint import load_weights, save_weights
-from aecodec.codec import decode_audio, encode_audio, load_model
-from aecodec.model import Autoencoder, ModelConfig
-from aecodec.phaseinit import (
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio
+from aecodec.dsp.audio import Audio
+from aecodec.dsp.stft import stft
+from aecodec.model.autoencoder import Autoencoder, ModelConfig
+from aecodec.model.phaseinit import (
     PhaseNet,
     basin_peaks,
     initial_phase,
     integrate_phase,
     phase_derivatives,
 )
-from aecodec.stft import stft
+from aecodec.model.registry import load_model
+from aecodec.model.weights import load_weights, save_weights
 
 from .conftest import synth_music
 
@@ -125,7 +127,7 @@ def test_train_phase_command(tmp_path: Path, tiny_model: Path) -> None:
     pool.mkdir()
     for i in range(2):
         sf.write(pool / f"track{i}.wav", synth_music(31.0, 8000, seed=i), 8000)
-    cmd = [sys.executable, "-m", "aecodec.train_phase", "--init", str(tiny_model),
+    cmd = [sys.executable, "-m", "aecodec.train.phase", "--init", str(tiny_model),
            "--data", str(pool), "--cache", str(tmp_path / "cache"), "--run-dir",
            str(tmp_path / "run"), "--out", str(tmp_path / "out"), "--model-id", "tiny-v2",
            "--channels", "2", "--batch", "2", "--steps", "2", "--decode-iters", "3",

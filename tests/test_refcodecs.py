@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from aecodec import dctcodec, metrics, refcodecs
+from aecodec.bench import metrics, refcodecs
+from aecodec.bench.refcodecs import actual_kbps, available
+from aecodec.coding import residual as dctcodec
 from aecodec.errors import AecError, FormatError
-from aecodec.refcodecs import actual_kbps, available
 
 RATE = 22050
 

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from aecodec.checkpoint import load_weights
-from aecodec.dataset import find_tracks
 from aecodec.errors import AecError
+from aecodec.model.weights import load_weights
+from aecodec.train.dataset import find_tracks
 
 from .conftest import synth_music
 

@@ -1,0 +1,323 @@
+"""``aecodec bench``: bitrate, quality and speed of aecodec beside reference codecs.
+
+For every audio file and operating point: actual kbps (compressed bytes x 8 / duration, header
+included), the quality measures of :mod:`aecodec.bench.metrics` on the decoded audio (aligned to
+the source first), and encode/decode real-time factors (model load excluded, reported once).
+Reference codecs (Opus, MP3, the hand-made DCT magnitude codec) run at settings chosen so their
+ACTUAL bitrate matches. Failures become rows with the reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import resource
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aecodec.dsp.audio import AUDIO_SUFFIXES, mixdown, read_audio
+from aecodec.errors import AecError
+
+METRICS = ("seed_rmse", "mr_rmse", "mel_l1", "lsd_db", "snr_db")
+REFERENCES = ("opus", "mp3", "dct", "dct8")
+
+
+@dataclass
+class Row:
+    """One file x codec x operating point."""
+
+    file: str
+    codec: str
+    target_kbps: float
+    setting: str = ""
+    kbps: float = math.nan
+    enc_x: float = math.nan
+    dec_x: float = math.nan
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+    def flat(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(d.pop("metrics"))
+        return d
+
+
+def find_audio(paths: Sequence[Path]) -> list[Path]:
+    """Audio files among ``paths`` (folders searched recursively, sorted)."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES
+                            and f.is_file())
+        elif p.exists():
+            found.append(p)
+        else:
+            raise AecError(f"{p}: no such file or directory")
+    if not found:
+        raise AecError(f"no audio files found in {', '.join(str(p) for p in paths)}")
+    return found
+
+
+def _with_visqol(row: Row, ref: np.ndarray, deg: np.ndarray, rate: int, on: bool) -> Row:
+    if on:
+        from aecodec.bench.metrics import align, visqol_moslqo
+        row.metrics["visqol"] = visqol_moslqo(ref, align(ref, deg, rate=rate), rate=rate)
+    return row
+
+
+def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: Any,
+                 iters: int | None, visqol: bool = False) -> Row:
+    from aecodec.bench.metrics import all_metrics
+    from aecodec.codec.decode import decode_audio
+    from aecodec.codec.encode import encode_audio
+    from aecodec.model.registry import default_model
+
+    model = model or default_model(kbps)
+    t0 = time.perf_counter()
+    data = encode_audio(audio, kbps=kbps, model=model).to_bytes()
+    t1 = time.perf_counter()
+    out, _, _ = decode_audio(data, name=name, iters=iters, model_path=Path(model[1]["path"]))
+    t2 = time.perf_counter()
+    row = Row(file=name, codec="aecodec", target_kbps=kbps, setting=f"-b {kbps:g}",
+              kbps=len(data) * 8 / audio.duration / 1000, enc_x=audio.duration / (t1 - t0),
+              dec_x=audio.duration / (t2 - t1),
+              metrics=all_metrics(ref, mixdown(out), rate=audio.rate))
+    return _with_visqol(row, ref, mixdown(out), audio.rate, visqol)
+
+
+def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence[float], *,
+                     model: Any) -> list[Row]:
+    """Where the error comes from: aecodec's magnitudes with the TRUE phase (model + quantizer
+    error alone) at each bitrate, and Griffin-Lim on the TRUE magnitudes (the phase floor)."""
+    import torch
+
+    from aecodec.bench.metrics import all_metrics
+    from aecodec.codec.decode import decode_logmag
+    from aecodec.codec.encode import encode_audio
+    from aecodec.dsp.griffinlim import griffin_lim
+    from aecodec.dsp.resample import resample
+    from aecodec.dsp.stft import istft, magnitude_from_log, stft
+    from aecodec.model.registry import default_model
+
+    st = (model or default_model(kbps_list[0]))[0].cfg.stft
+    x = resample(ref, orig_rate=audio.rate, new_rate=st.rate)
+    spec = stft(torch.from_numpy(x)[None], n_fft=st.n_fft, hop=st.hop)
+
+    def back(y: torch.Tensor) -> np.ndarray:
+        return resample(y[0].numpy(), orig_rate=st.rate, new_rate=audio.rate)[:len(ref)]
+
+    rows = []
+    with torch.inference_mode():
+        floor = griffin_lim(spec.abs(), n_fft=st.n_fft, hop=st.hop, length=len(x))
+        rows.append(Row(file=name, codec="gl-floor (true mag)", target_kbps=0.0,
+                        setting="FGLA 32", metrics=all_metrics(ref, back(floor),
+                                                               rate=audio.rate)))
+        for kbps in kbps_list:
+            m = model or default_model(kbps)
+            enc = encode_audio(audio, kbps=kbps, model=m)
+            logmag = decode_logmag(enc.to_bytes(), model_path=Path(m[1]["path"]))
+            mag = magnitude_from_log(logmag)[..., :spec.shape[-1]]
+            y = istft(mag * torch.exp(1j * spec.angle()), n_fft=st.n_fft, hop=st.hop,
+                      length=len(x))
+            rows.append(Row(file=name, codec="aecodec (true phase)", target_kbps=kbps,
+                            setting=f"-b {kbps:g}", kbps=enc.nbytes * 8 / audio.duration / 1000,
+                            metrics=all_metrics(ref, back(y), rate=audio.rate)))
+    return rows
+
+
+def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: float,
+                   visqol: bool = False) -> Row:
+    from aecodec.bench.metrics import all_metrics
+    from aecodec.bench.refcodecs import run_at_bitrate
+
+    res = run_at_bitrate(codec, ref, rate=audio.rate, kbps=kbps)
+    t0 = time.perf_counter()  # time the chosen setting once (the search ran it several times)
+    if codec == "opus":
+        from aecodec.bench.refcodecs import run_opus
+        run_opus(ref, rate=audio.rate, kbps=float(res.setting.split()[-1]))
+    elif codec == "mp3":
+        from aecodec.bench.refcodecs import run_mp3
+        run_mp3(ref, rate=audio.rate, kbps=int(res.setting.split()[-1]))
+    else:
+        from aecodec.bench.refcodecs import run_dct
+        run_dct(ref, rate=audio.rate, quality=float(res.setting.split("=")[-1]))
+    both = time.perf_counter() - t0
+    row = Row(file=name, codec=codec, target_kbps=kbps, setting=res.setting,
+              kbps=res.nbytes * 8 / audio.duration / 1000, enc_x=audio.duration / both,
+              dec_x=math.nan, metrics=all_metrics(ref, res.audio, rate=audio.rate))
+    return _with_visqol(row, ref, res.audio, audio.rate, visqol)
+
+
+def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 12.0),
+              against: Sequence[str] = (), iters: int | None = None, model_path: Path | None = None,
+              diagnose: bool = False, visqol: bool = False, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
+    """Benchmark every file; returns the rows and a run summary (model load, peak memory)."""
+    from aecodec.bench.refcodecs import available
+    from aecodec.model.registry import default_model, load_model
+
+    files = find_audio(paths)
+    if visqol:
+        try:
+            import visqol as _visqol  # noqa: F401
+        except ImportError:
+            raise AecError("--visqol needs the optional package: pip install visqol-python") from None
+    t0 = time.perf_counter()
+    model = load_model(path=model_path) if model_path else None
+    used = [model] if model else [default_model(k) for k in bitrates]
+    info: dict[str, Any] = {"model": ", ".join(dict.fromkeys(m[1]["model_id"] for m in used)),
+                            "sha256": ", ".join(dict.fromkeys(m[1]["sha256"][:12] for m in used)),
+                            "model_load_s": round(time.perf_counter() - t0, 3),
+                            "files": len(files), "missing": []}
+    have = available()
+    refs = [c for c in against if c in REFERENCES]
+    for c in against:
+        if c not in REFERENCES:
+            raise AecError(f"unknown reference codec {c!r} (choose from {', '.join(REFERENCES)})")
+        if not have[c]:
+            info["missing"].append(c)
+            print(f"aecodec: note: {c} not found on PATH; skipping it", file=sys.stderr)
+    refs = [c for c in refs if have[c]]
+    rows: list[Row] = []
+    for i, path in enumerate(files):
+        if progress:
+            print(f"\r[{i + 1}/{len(files)}] {path.name[:60]:60s}", end="", file=sys.stderr,
+                  flush=True)
+        try:
+            audio = read_audio(path)
+            ref = mixdown(audio.samples)
+        except AecError as exc:
+            rows.append(Row(file=str(path), codec="-", target_kbps=math.nan, error=str(exc)))
+            continue
+        for kbps in bitrates:
+            jobs: list[tuple[str, Any]] = [("aecodec", None)] + [(c, None) for c in refs]
+            for codec, _ in jobs:
+                try:
+                    row = (_aecodec_row(str(path), audio, ref, kbps, model=model, iters=iters,
+                                        visqol=visqol)
+                           if codec == "aecodec" else
+                           _reference_row(str(path), codec, audio, ref, kbps, visqol=visqol))
+                except AecError as exc:
+                    row = Row(file=str(path), codec=codec, target_kbps=kbps, error=str(exc))
+                rows.append(row)
+        if diagnose:
+            try:
+                rows += _diagnostic_rows(str(path), audio, ref, bitrates, model=model)
+            except AecError as exc:
+                rows.append(Row(file=str(path), codec="diagnostics", target_kbps=0.0,
+                                error=str(exc)))
+    if progress:
+        print(file=sys.stderr)
+    info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return rows, info
+
+
+def summarize(rows: Iterable[Row]) -> list[dict[str, Any]]:
+    """Mean of every number per (codec, target kbps), in first-seen order."""
+    groups: dict[tuple[str, float], list[Row]] = {}
+    for r in rows:
+        if not r.error:
+            groups.setdefault((r.codec, r.target_kbps), []).append(r)
+    out = []
+    for (codec, target), rs in groups.items():
+        d: dict[str, Any] = {"codec": codec, "target_kbps": target, "n": len(rs)}
+        for key in ("kbps", "enc_x", "dec_x"):
+            vals = [getattr(r, key) for r in rs if not math.isnan(getattr(r, key))]
+            d[key] = float(np.mean(vals)) if vals else math.nan
+        d["kbps_max_dev"] = (max(abs(r.kbps / target - 1) for r in rs) if target > 0
+                             else math.nan)
+        for m in METRICS + ("visqol",):
+            if all(m in r.metrics for r in rs):
+                d[m] = float(np.mean([r.metrics[m] for r in rs]))
+        out.append(d)
+    out.sort(key=lambda d: (d["target_kbps"], d["codec"] != "aecodec", d["codec"]))
+    return out
+
+
+def _fmt(v: Any, nd: int = 3) -> str:
+    if isinstance(v, float):
+        return "-" if math.isnan(v) else f"{v:.{nd}f}"
+    return str(v)
+
+
+def to_markdown(rows: list[Row], *, verbose: bool = False) -> str:
+    """Markdown table of means (and per-file rows when ``verbose``), failures listed last."""
+    summary = summarize(rows)
+    has_v = any("visqol" in d for d in summary)
+    head = ("| codec | target kbps | actual kbps | max dev | seed_rmse | mr_rmse | mel_l1 | lsd_db "
+            "| snr_db |" + (" visqol |" if has_v else "") + " enc x RT | dec x RT | n |")
+    lines = [head, "|" + "---|" * (12 + has_v)]
+    for d in summary:
+        dev = "-" if math.isnan(d["kbps_max_dev"]) else f"{d['kbps_max_dev'] * 100:.0f}%"
+        target = f"{d['target_kbps']:g}" if d["target_kbps"] > 0 else "-"
+        vis = (f" {_fmt(d['visqol'], 2)} |" if "visqol" in d else " - |") if has_v else ""
+        lines.append(f"| {d['codec']} | {target} | {_fmt(d['kbps'], 2)} | {dev} | " +
+                     " | ".join(_fmt(d[m]) for m in METRICS) + f" |{vis}"
+                     f" {_fmt(d['enc_x'], 0)} | {_fmt(d['dec_x'], 0)} | {d['n']} |")
+    if verbose:
+        lines += ["", "| file | codec | setting | kbps | " + " | ".join(METRICS) + " |",
+                  "|" + "---|" * (4 + len(METRICS))]
+        for r in rows:
+            if not r.error:
+                lines.append(f"| {Path(r.file).name} | {r.codec} | {r.setting} | "
+                             f"{_fmt(r.kbps, 2)} | " +
+                             " | ".join(_fmt(r.metrics[m]) for m in METRICS) + " |")
+    failures = [r for r in rows if r.error]
+    if failures:
+        lines += ["", "Failures:"] + [f"- {Path(r.file).name} ({r.codec}): {r.error}"
+                                      for r in failures]
+    return "\n".join(lines)
+
+
+def write_json(path: Path, rows: list[Row], info: dict[str, Any]) -> None:
+    path.write_text(json.dumps({"info": info, "summary": summarize(rows),
+                                "rows": [r.flat() for r in rows]}, indent=1, default=str))
+
+
+def write_csv(path: Path, rows: list[Row]) -> None:
+    fields = list(Row(file="", codec="", target_kbps=0).flat()) + list(METRICS)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(fields)), restval="")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r.flat())
+
+
+def plot_rd(path: Path, rows: list[Row], *, metric: str = "mr_rmse") -> None:
+    """Rate-distortion PNG: one curve per codec (needs the optional matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise AecError("--plot needs matplotlib: pip install 'aecodec[plot]'") from None
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    summary = summarize(rows)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for ax, m in zip(axes, ("mr_rmse", "mel_l1", "seed_rmse")):
+        for codec in dict.fromkeys(d["codec"] for d in summary):
+            pts = sorted((d["kbps"], d[m]) for d in summary
+                         if d["codec"] == codec and not math.isnan(d["kbps"]))
+            if pts:
+                style = "o--" if "true phase" in codec else "o-"
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=codec)
+        for d in summary:
+            if math.isnan(d["kbps"]):  # the Griffin-Lim floor: no bitrate of its own
+                ax.axhline(d[m], color="grey", linestyle=":", label=d["codec"])
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks([1.5, 3, 6, 12, 24])
+        ax.set_xlabel("actual kbps")
+        ax.set_ylabel(m + " (lower is better)")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

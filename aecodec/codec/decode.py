@@ -1,0 +1,150 @@
+"""Decoding: ``.aec`` bytes -> audio, chunk by chunk (or a whole file's latent / ln-magnitudes).
+
+Container chunks (:mod:`aecodec.format.container`) -> symbols (:mod:`aecodec.codec.parse`) ->
+the decoder net, enhancement layer, Fast Griffin-Lim and stereo gains
+(:class:`aecodec.codec.chunks.ChunkDecoder`) -> block-wise resampling to the output rate.
+Memory is bounded by the chunk size, not the file length.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+
+from aecodec.codec.chunks import ChunkDecoder, layout_of
+from aecodec.codec.coders import coder_for_file
+from aecodec.codec.parse import chunk_symbols, latent_of, parse_file
+from aecodec.dsp.griffinlim import DEFAULT_MOMENTUM
+from aecodec.dsp.resample import StreamResampler
+from aecodec.errors import CorruptChunkError, FormatError
+from aecodec.format import container
+from aecodec.format.meta import read_meta, validate_meta
+from aecodec.model.autoencoder import Autoencoder
+from aecodec.model.registry import model_for
+
+
+def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "<stream>",
+              rate: int | None = None, start: float = 0.0, duration: float | None = None,
+              iters: int | None = None, momentum: float = DEFAULT_MOMENTUM, seed: int = 0,
+              ignore_errors: bool = False, model_path: Path | None = None) -> dict[str, Any]:
+    """Decode a seekable ``.aec`` stream chunk by chunk, passing ``[n, channels]`` float32
+    blocks to ``sink``. ``start``/``duration`` (seconds) decode only the chunks needed.
+
+    Returns ``{"rate", "channels", "frames", "damaged"}`` of what was written.
+    """
+    meta, index = container.scan_chunks(f, name=name)
+    validate_meta(meta, name=name)
+    net = model_for(meta, name=name, model_path=model_path)
+    lay = layout_of(meta, down=net.cfg.down)
+    if len(index) != lay.chunks:
+        raise FormatError(f"{name}: holds {len(index)} chunks, metadata implies {lay.chunks}")
+    out_rate = rate or meta["rate"]
+    total = round(meta["length"] * out_rate / meta["rate"])
+    first_out = min(total, max(0, round(start * out_rate)))
+    last_out = total if duration is None else min(total, first_out + round(duration * out_rate))
+    mr = meta["model_rate"]
+    k0 = max(0, int(first_out / out_rate * mr) // lay.hop // lay.seg - 1)  # one warm-up chunk
+    k1 = min(lay.chunks, math.ceil(last_out / out_rate * mr / lay.hop / lay.seg) + 1)
+    stereo = meta["stereo"] == "ild"
+    out_ch = 2 if stereo else meta["channels"]
+    coder = coder_for_file(meta, name=name)
+    decoder = ChunkDecoder(net, lay, stereo=stereo, iters=iters, momentum=momentum, seed=seed)
+    resampler = StreamResampler(orig_rate=mr, new_rate=out_rate)
+    run_start = lay.core(k0)[0] * lay.hop  # model-rate sample where decoded audio begins
+    aligned = -(-run_start // resampler.down) * resampler.down
+    skip_in = aligned - run_start
+    pos = [aligned * resampler.up // resampler.down]  # absolute output index of next sample
+    damaged = 0
+
+    def put(y: np.ndarray) -> None:
+        nonlocal skip_in
+        if skip_in:
+            cut = min(skip_in, len(y))
+            y, skip_in = y[cut:], skip_in - cut
+        out = resampler.feed(y) if len(y) else y
+        emit(out)
+
+    def emit(out: np.ndarray) -> None:
+        a, b = pos[0], pos[0] + len(out)
+        pos[0] = b
+        lo, hi = max(a, first_out), min(b, last_out)
+        if hi > lo:
+            part = out[lo - a:hi - a]
+            sink(np.repeat(part, out_ch, axis=1) if part.shape[1] != out_ch else part)
+
+    for k in range(k0, k1):
+        try:
+            payload: bytes | None = container.read_chunk(f, index[k], name=name, position=k,
+                                                          count=len(index))
+        except CorruptChunkError:
+            if not ignore_errors:
+                raise
+            payload, damaged = None, damaged + 1
+        for y in decoder.push(chunk_symbols(payload, k, meta=meta, lay=lay, name=name,
+                                            coder=coder)):
+            put(y)
+    for y in decoder.finish():
+        put(y)
+    emit(resampler.flush())
+    if pos[0] < last_out:  # rounding: pad the last few samples
+        emit(np.zeros((last_out - pos[0], 1 if not stereo else 2), np.float32))
+    return {"rate": out_rate, "channels": out_ch, "frames": last_out - first_out,
+            "damaged": damaged}
+
+
+def decode_audio(data: bytes, *, name: str = "<stream>",
+                 rate: int | None = None, iters: int | None = None, seed: int = 0,
+                 model_path: Path | None = None, ignore_errors: bool = False,
+                 start: float = 0.0, duration: float | None = None,
+                 ) -> tuple[np.ndarray, int, int]:
+    """In-memory decode -> (audio ``[frames, channels]`` float32, rate, damaged chunks)."""
+    blocks: list[np.ndarray] = []
+    info = decode_to(io.BytesIO(data), blocks.append, name=name, rate=rate, iters=iters,
+                     seed=seed, model_path=model_path, ignore_errors=ignore_errors,
+                     start=start, duration=duration)
+    out = np.concatenate(blocks) if blocks else np.zeros((0, info["channels"]), np.float32)
+    return out.astype(np.float32), info["rate"], info["damaged"]
+
+
+def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
+                  net: Autoencoder | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The DEQUANTIZED latent of a whole parsed file, ``[C, Tl]`` float32, and the quantizer
+    step of every latent frame ``[Tl]`` (steps differ per chunk). Damaged chunks (``None``)
+    come back as zeros."""
+    validate_meta(aec.meta, name=name)
+    net = net or model_for(aec.meta, name=name)
+    return latent_of(parse_file(aec, name=name, net=net)[1])
+
+
+def decode_logmag(data: bytes, *, name: str = "<stream>",
+                  model_path: Path | None = None) -> torch.Tensor:
+    """The decoded ln-magnitudes (decoder net + enhancement layer) of the mid signal for a whole
+    file, ``[1, bins, frames]`` (for diagnostics: no Griffin-Lim)."""
+    aec = container.unpack(data, name=name)
+    validate_meta(aec.meta, name=name)
+    net = model_for(aec.meta, name=name, model_path=model_path)
+    lay, chunks = parse_file(aec, name=name, net=net)
+    latent, steps = latent_of(chunks)
+    with torch.inference_mode():
+        out = net.decode(torch.from_numpy(latent)[None], step=torch.from_numpy(steps)[None, None],
+                         frames=aec.meta["frames"])
+    out = out.clone()  # a normal tensor: the residual is added in place below
+    for k, chunk in enumerate(chunks):  # the enhancement layer, where present
+        if chunk.residual is not None:
+            f0, f1 = lay.core(k)
+            out[0, :, f0:f1] += torch.from_numpy(chunk.residual)
+    return out
+
+
+def read_file(path: Path, *, ignore_errors: bool = False) -> container.AecFile:
+    """Parse and validate a whole ``.aec`` file (one-line :class:`FormatError` on any problem)."""
+    read_meta(path)
+    with open(path, "rb") as f:
+        aec = container.read_aec(f, name=str(path), ignore_errors=ignore_errors)
+    return aec

@@ -1,0 +1,182 @@
+"""Encoding: audio blocks -> ``.aec`` bytes, chunk by chunk, with memory bounded by the chunk.
+
+Mix-down (mono, or mid + left/right for parametric stereo) -> block-wise resampling to the
+model rate (:mod:`aecodec.dsp.resample`) -> per chunk: ln|STFT| and the encoder net
+(:class:`aecodec.codec.chunks.ChunkEncoder`) -> the chunk's layers in its byte budget
+(:mod:`aecodec.codec.layers`, rate control in :mod:`aecodec.codec.ratecontrol`) -> the
+container (:mod:`aecodec.format.container`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+
+from aecodec.codec.chunks import ChunkEncoder, ChunkLatent, layout_of
+from aecodec.codec.coders import coder_for_encoding
+from aecodec.codec.layers import BASE_KBPS, chunk_payload
+from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN, RateState
+from aecodec.coding import peakphase
+from aecodec.dsp.audio import Audio, mixdown
+from aecodec.dsp.resample import StreamResampler
+from aecodec.errors import AecError
+from aecodec.format import container
+from aecodec.format.meta import CODEC_NAME, ILD_META, MAX_KBPS, MIN_KBPS
+from aecodec.model.registry import Model, default_model
+
+CHUNK_FRAMES = 128
+"""Latent frames per container chunk (128 x 4 x 256 / 22050 Hz = 5.94 s)."""
+LADDER = (3.0, 6.0, 12.0)
+"""Named operating points in kbps; any value in [MIN_KBPS, MAX_KBPS] is accepted."""
+DEFAULT_KBPS = 6.0
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An encoded file: container metadata and chunk payloads."""
+
+    meta: dict[str, Any]
+    chunks: list[bytes]
+
+    def to_bytes(self) -> bytes:
+        return container.pack(self.meta, self.chunks)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.to_bytes())
+
+
+def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool,
+              coder: str = "zstd", peaks: int = 0) -> dict[str, Any]:
+    """Container metadata for a file (see docs/format.md)."""
+    net, mmeta = model
+    st = net.cfg.stft
+    samples = math.ceil(length * st.rate / rate)
+    frames = samples // st.hop + 1
+    meta: dict[str, Any] = {
+        "codec": CODEC_NAME, "model": {"id": mmeta["model_id"], "sha256": mmeta["sha256"][:16]},
+        "rate": rate, "channels": channels, "length": length,
+        "model_rate": st.rate, "n_fft": st.n_fft, "hop": st.hop, "frames": frames,
+        "latent": [net.cfg.latent, -(-frames // net.cfg.down)], "chunk_frames": CHUNK_FRAMES,
+        "quant": {"dtype": "int8"}, "coder": coder, "stereo": "none",
+    }
+    if stereo:
+        meta["stereo"] = "ild"
+        meta["ild"] = dict(ILD_META)
+    if peaks:
+        meta["phase"] = peakphase.meta_for(peaks)
+    return meta
+
+
+def step_range(model: Model) -> tuple[float, float]:
+    """Quantizer steps the model's decoder was trained on (``STEP_MIN..STEP_MAX`` if unknown)."""
+    train = model[1].get("info", {}).get("train", {})
+    return float(train.get("step_min", STEP_MIN)), float(train.get("step_max", STEP_MAX))
+
+
+def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
+                  length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
+                  mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True,
+                  coder: str | None = None, peaks: int | None = None) -> int:
+    """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
+
+    Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
+    mix-down. Each chunk's quantizer step is chosen so the whole file, header included, lands
+    on ``kbps`` (actual bits / duration). ``coder``: ``"zstd"``, ``"ans"`` (the model's
+    :mod:`aecodec.coding.ans` tables; :class:`ModelError` if it has none) or None (``"ans"``
+    when the model has tables, else ``"zstd"``). ``peaks``: peaks a frame of the peak-phase
+    layer (:mod:`aecodec.coding.peakphase`; 0: none; None: ``peakphase.peaks_for(kbps)``,
+    with the enhancement layer only). Returns the bytes written.
+    """
+    if not MIN_KBPS <= kbps <= MAX_KBPS:
+        raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
+    model = model or default_model(kbps)
+    net = model[0]
+    stereo = channels == 2 and not mono
+    streams = coder_for_encoding(coder, model_sha=model[1]["sha256"],
+                                 model_id=model[1]["model_id"])
+    peaks = (peakphase.peaks_for(kbps) if peaks is None else peaks) if enhance else 0
+    if not 0 <= peaks <= peakphase.MAX_PEAKS:
+        raise ValueError(f"encode_blocks() called with peaks={peaks}")
+    meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo,
+                     coder=streams.name, peaks=peaks)
+    lay = layout_of(meta, down=net.cfg.down)
+    steps = step_range(model)
+    seconds = length / rate
+    overhead = 12 + len(container.encode_meta(meta)) + 8 + 8 * lay.chunks
+    budget = kbps * 1000 / 8 * seconds - overhead
+    resampler = StreamResampler(orig_rate=rate, new_rate=net.cfg.stft.rate)
+    encoder = ChunkEncoder(net, lay, keep_phase=peaks > 0)
+    writer = container.AecWriter(out, meta)
+    state = RateState()
+
+    def code(k: int, cl: ChunkLatent) -> None:
+        f0, f1 = lay.core(k)
+        share = (min(f1 * lay.hop, lay.samples) - f0 * lay.hop) / lay.samples
+        target = state.chunk_target(budget=budget, share=share)
+        payload = chunk_payload(
+            cl, target_bytes=target, coder=streams, state=state, steps=steps,
+            net=net if enhance else None, base_bytes=base_kbps * 1000 / 8 * seconds * share,
+            peaks=peaks)
+        writer.write_chunk(payload)
+        state.slack = target - len(payload)
+
+    # one worker thread codes chunk k (rate search, zstd: both release the GIL) while this
+    # thread analyses chunk k + 1; at most two chunks wait, so memory stays flat
+    pending: deque[Future[None]] = deque()
+    submitted = 0
+
+    def write(chunks: list[ChunkLatent]) -> None:
+        nonlocal submitted
+        for cl in chunks:
+            pending.append(pool.submit(code, submitted, cl))
+            submitted += 1
+            while len(pending) > 2:
+                pending.popleft().result()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aecodec-code") as pool:
+        try:
+            seen = 0
+            for block in blocks:
+                block = block[:max(0, length - seen)]
+                seen += len(block)
+                if len(block):
+                    write(encoder.feed(resampler.feed(_mix(block, stereo=stereo))))
+            if seen < length:  # the container said more frames than it delivered: pad
+                pad = np.zeros((length - seen, channels), np.float32)
+                write(encoder.feed(resampler.feed(_mix(pad, stereo=stereo))))
+            write(encoder.feed(resampler.flush()))
+            write(encoder.finish())
+            while pending:
+                pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+    return writer.close()
+
+
+def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
+    """``[n, ch]`` -> ``[n, 1]`` mono mix-down, or ``[n, 3]`` (mid, left, right)."""
+    if stereo:
+        return np.column_stack([block.mean(axis=1), block[:, 0], block[:, 1]]).astype(np.float32)
+    return mixdown(block)[:, None]
+
+
+def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
+                 mono: bool = False, enhance: bool = True, coder: str | None = None,
+                 peaks: int | None = None) -> Encoded:
+    """Encode in-memory audio; see :func:`encode_blocks` (``enhance=False``: base layer only,
+    with exactly the quantizer steps a full encode would choose)."""
+    buf = io.BytesIO()
+    encode_blocks([audio.samples], buf, rate=audio.rate, channels=audio.channels,
+                  length=audio.frames, kbps=kbps, model=model, mono=mono, enhance=enhance,
+                  coder=coder, peaks=peaks)
+    aec = container.unpack(buf.getvalue())
+    return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])

@@ -1,0 +1,73 @@
+"""Chunk payloads -> the symbols the decoder needs: dequantized latent, ILD, residual, phases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from aecodec.codec.chunks import ChunkSymbols, Layout, layout_of
+from aecodec.codec.coders import StreamCoder, coder_for_file
+from aecodec.codec.ratecontrol import STEP_MAX
+from aecodec.coding import peakphase
+from aecodec.coding.stereo import BANDS, ILD_FRAMES
+from aecodec.errors import FormatError
+from aecodec.format import container
+from aecodec.format.payload import ILD, LATENT, PHASE, RESIDUAL, unpack_payload
+from aecodec.model.autoencoder import Autoencoder
+
+
+def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: Layout,
+                  name: str, coder: StreamCoder) -> ChunkSymbols:
+    """Parse chunk ``k`` (``None``: damaged, decoded as silence-like zeros) with the file's
+    ``coder`` (:func:`aecodec.codec.coders.coder_for_file`)."""
+    f0, f1 = lay.core(k)
+    width = -(-(f1 - f0) // lay.down)
+    channels = meta["latent"][0]
+    stereo = meta["stereo"] == "ild"
+    ild_width = -(-(f1 - f0) // ILD_FRAMES)
+    if payload is None:
+        return ChunkSymbols(k, np.full((channels, width), 0, np.float32), STEP_MAX,
+                            np.zeros((BANDS, ild_width), np.int8) if stereo else None)
+    shapes = {LATENT: (channels, width), **({ILD: (BANDS, ild_width)} if stereo else {})}
+    label = f"{name}: chunk {k + 1} of {lay.chunks}"
+    streams = unpack_payload(payload, shapes=shapes, name=label, raw_latent=coder.raw_latent)
+    step, data = streams[LATENT]
+    symbols = coder.decode_latent(data, step=step, shape=(channels, width), name=label)
+    ild = streams[ILD][1] if stereo else None
+    residual = None
+    if RESIDUAL in streams:
+        scale, raw = streams[RESIDUAL]
+        if not isinstance(raw, bytes):
+            raise TypeError("unpack_payload() returns the residual stream as bytes")
+        residual = coder.decode_residual(raw, scale=scale, shape=(lay.n_fft // 2 + 1, f1 - f0),
+                                         name=label)
+    phase = None
+    if PHASE in streams:
+        if "phase" not in meta:
+            raise FormatError(f"{label}: a peak-phase stream in a file without the layer")
+        raw = streams[PHASE][1]
+        if not isinstance(raw, bytes):
+            raise TypeError("unpack_payload() returns the phase stream as bytes")
+        phase = peakphase.parse_symbols(raw, frames=f1 - f0, count=meta["phase"]["peaks"],
+                                        name=label)
+    return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
+                        ild if isinstance(ild, np.ndarray) else None, residual, phase)
+
+
+def parse_file(aec: container.AecFile, *, name: str,
+               net: Autoencoder) -> tuple[Layout, list[ChunkSymbols]]:
+    """Every chunk of a validated, parsed file (entropy-decoded once), with its layout."""
+    lay = layout_of(aec.meta, down=net.cfg.down)
+    if len(aec.chunks) != lay.chunks:
+        raise FormatError(f"{name}: holds {len(aec.chunks)} chunks, metadata implies {lay.chunks}")
+    coder = coder_for_file(aec.meta, name=name)
+    return lay, [chunk_symbols(c, k, meta=aec.meta, lay=lay, name=name, coder=coder)
+                 for k, c in enumerate(aec.chunks)]
+
+
+def latent_of(chunks: list[ChunkSymbols]) -> tuple[np.ndarray, np.ndarray]:
+    """The dequantized latent ``[C, Tl]`` of consecutive chunks and each frame's step ``[Tl]``."""
+    latent = np.concatenate([c.latent for c in chunks], axis=1)
+    steps = np.concatenate([np.full(c.latent.shape[1], c.step, np.float32) for c in chunks])
+    return latent, steps

@@ -1,0 +1,98 @@
+"""Container metadata of an aecodec stream: validation and reading, without torch.
+
+Everything a file can be refused for before any model is loaded lives here, so error paths
+(a missing, foreign, truncated or forged file) answer without importing torch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from aecodec.coding.peakphase import valid_meta as valid_phase_meta
+from aecodec.coding.stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
+from aecodec.dsp.audio import MAX_CHANNELS, MAX_RATE, MIN_RATE
+from aecodec.errors import FormatError
+from aecodec.format import container
+
+CODEC_NAME = "aecodec"
+MIN_KBPS, MAX_KBPS = 0.5, 64.0
+ILD_META = {"bands": BANDS, "frames": ILD_FRAMES, "step_db": ILD_STEP_DB}
+"""Bitrates ``encode -b`` accepts."""
+MAX_SECONDS = 24 * 3600
+"""Longest input accepted (metadata validation refuses forged lengths beyond it)."""
+
+
+def validate_meta(meta: dict[str, Any], *, name: str) -> None:
+    """Refuse forged or foreign metadata before trusting any field of it."""
+    def bad(what: str) -> FormatError:
+        return FormatError(f"{name}: invalid metadata ({what})")
+
+    if meta.get("codec") != CODEC_NAME:
+        raise bad(f"codec {meta.get('codec')!r} is not {CODEC_NAME!r}")
+    ints = {"rate": (MIN_RATE, MAX_RATE), "channels": (1, MAX_CHANNELS),
+            "length": (1, MAX_RATE * MAX_SECONDS), "model_rate": (MIN_RATE, MAX_RATE),
+            "n_fft": (16, 16384), "hop": (1, 8192), "frames": (1, 10**9),
+            "chunk_frames": (1, 1 << 16)}
+    for key, (lo, hi) in ints.items():
+        v = meta.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise bad(f"{key}={v!r} not an integer in {lo}..{hi}")
+    lat = meta.get("latent")
+    if (not isinstance(lat, list) or len(lat) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in lat)
+            or not 1 <= lat[0] <= 4096 or not 1 <= lat[1] <= meta["frames"]):
+        raise bad(f"latent shape {lat!r}")
+    if meta["frames"] != model_rate_length(meta) // meta["hop"] + 1:
+        raise bad(f"frames={meta['frames']} does not match length={meta['length']}")
+    if meta["length"] / meta["rate"] > MAX_SECONDS:
+        raise bad(f"duration {meta['length'] / meta['rate']:.0f} s exceeds {MAX_SECONDS} s")
+    quant = meta.get("quant")
+    if not isinstance(quant, dict) or quant.get("dtype") != "int8":
+        raise bad(f"quantizer {quant!r}")
+    coder = meta.get("coder")
+    if coder != "zstd" and not (isinstance(coder, str) and re.fullmatch(r"ans-[0-9a-f]{12}", coder)):
+        raise bad(f"coder {coder!r}")
+    stereo = meta.get("stereo")
+    if stereo not in ("none", "ild") or (stereo == "ild" and (
+            meta["channels"] != 2 or meta.get("ild") != ILD_META)):
+        raise bad(f"stereo {stereo!r} with ild {meta.get('ild')!r}")
+    if "phase" in meta and not valid_phase_meta(meta["phase"]):
+        raise bad(f"phase layer {meta['phase']!r}")
+    mod = meta.get("model")
+    if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)
+            or not isinstance(mod.get("sha256"), str)
+            or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", mod["id"]) or ".." in mod["id"]
+            or not re.fullmatch(r"[0-9a-f]{12,64}", mod["sha256"])):
+        raise bad(f"model {mod!r}")
+
+
+def model_rate_length(meta: dict[str, Any]) -> int:
+    """Samples of the mono signal at the model rate (what the resampler produces)."""
+    return math.ceil(meta["length"] * meta["model_rate"] / meta["rate"])
+
+
+def read_meta(path: Path) -> tuple[dict[str, Any], list[container.ChunkIndex]]:
+    """Validated metadata and chunk index of a ``.aec`` file (payload CRCs not checked)."""
+    name = str(path)
+    if not path.exists():
+        raise FormatError(f"{name}: no such file")
+    if path.is_dir():
+        raise FormatError(f"{name}: is a directory, not an .aec file")
+    with open(path, "rb") as f:
+        meta, index = container.scan_chunks(f, name=name)
+    validate_meta(meta, name=name)
+    return meta, index
+
+
+def file_info(path: Path) -> dict[str, Any]:
+    """What a ``.aec`` file holds, checked as :func:`read_meta` checks it: its metadata plus
+    ``file``, ``bytes``, ``seconds``, ``kbps`` (the ACTUAL bitrate, header included) and
+    ``chunks``."""
+    meta, index = read_meta(path)
+    size = Path(path).stat().st_size
+    seconds = meta["length"] / meta["rate"]
+    return {"file": str(path), "bytes": size, "seconds": round(seconds, 3),
+            "kbps": round(size * 8 / seconds / 1000, 3), "chunks": len(index), **meta}
