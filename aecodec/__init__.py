@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _API = ("encode", "decode", "encode_file", "decode_file", "classify", "info")
-__all__ = [*_API, "AecError", "__version__"]
+__all__ = ["AecError", "__version__", "classify", "decode", "decode_file", "encode", "encode_file",
+           "info"]
 
 if TYPE_CHECKING:
     from aecodec.api import classify, decode, decode_file, encode, encode_file, info

@@ -139,4 +139,4 @@ def test_resample_block_equals_one_shot() -> None:
         y = np.concatenate([r.feed(x[i:i + 4097]) for i in range(0, len(x), 4097)] + [r.flush()])
         ratio = Fraction(new, orig)  # against scipy itself, one shot
         one_shot = resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
-        np.testing.assert_allclose(y, one_shot, atol=1e-6)
+        np.testing.assert_allclose(y, one_shot, atol=1e-6, rtol=1e-6)

@@ -1,4 +1,4 @@
-"""Polyphase resampling (scipy ``resample_poly``, Kaiser window): block-wise, and one-shot.
+"""Polyphase resampling (``resample_poly``, Kaiser window): block-wise, and one-shot.
 
 The one resampler of the package: encoding, decoding, classification, training data and the
 metrics all use :class:`StreamResampler` (:func:`resample` feeds it a whole signal at once),
@@ -17,7 +17,8 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
+
+from aecodec.dsp.polyphase import resample_poly
 
 
 class StreamResampler:
@@ -44,7 +45,7 @@ class StreamResampler:
         if self.up == self.down:
             y = block
         else:
-            y = resample_poly(block, self.up, self.down, axis=0)
+            y = resample_poly(block, self.up, self.down)
         first = a * self.up // self.down
         return np.asarray(y[self._emitted - first: stop - first], dtype=np.float32)
 

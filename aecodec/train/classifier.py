@@ -21,10 +21,10 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from aecodec.genre.head import GenreHead, HeadConfig, audio_latent, segment_probs, silent_frames
 from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN
 from aecodec.dsp.audio import AUDIO_SUFFIXES, Audio, read_audio
 from aecodec.errors import InputError
+from aecodec.genre.head import GenreHead, HeadConfig, audio_latent, segment_probs, silent_frames
 from aecodec.model.autoencoder import Autoencoder
 
 Log = Callable[[str], None]
