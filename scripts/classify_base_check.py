@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from aecodec.genre.head import find_classifier, load_classifier, segment_probs
 from aecodec.codec import decode as codec
 from aecodec.dsp.audio import read_audio
 from aecodec.format.container import unpack
+from aecodec.genre.head import find_classifier, load_classifier, segment_probs
 
 
 def main() -> None:

@@ -31,17 +31,17 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+from aecodec.codec.decode import decode_latent
+from aecodec.codec.encode import encode_audio
+from aecodec.dsp.audio import Audio, read_audio
+from aecodec.errors import InputError
+from aecodec.format.container import unpack
 from aecodec.genre.head import (
     GenreHead,
     find_classifier,
     load_classifier,
     segment_probs,
 )
-from aecodec.codec.decode import decode_latent
-from aecodec.codec.encode import encode_audio
-from aecodec.dsp.audio import Audio, read_audio
-from aecodec.errors import InputError
-from aecodec.format.container import unpack
 from aecodec.model.registry import load_model
 from aecodec.train.classifier import (
     Track,
