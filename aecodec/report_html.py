@@ -34,12 +34,20 @@ import numpy as np
 import soundfile as sf
 
 from . import __version__
+from .audio import fit_length
 from .bench import METRICS, Row, summarize
 from .errors import AecError
-from .audio import fit_length
 from .report_assets import EARLY_SCRIPT, SCRIPT, STYLE
-from .spectrogram import (DIFF_CMAP, DIFF_DB, FLOOR_DB, SPEC_CMAP, diff_png, legend_png,
-                          mel_db, spec_png)
+from .spectrogram import (
+    DIFF_CMAP,
+    DIFF_DB,
+    FLOOR_DB,
+    SPEC_CMAP,
+    diff_png,
+    legend_png,
+    mel_db,
+    spec_png,
+)
 
 PAGE_OPUS_KBPS = 64.0
 """Bit rate of the Opus copies in the page (mono); near-transparent beside the codecs tested."""
@@ -71,7 +79,7 @@ def page_audio(x: np.ndarray, *, rate: int, audio_format: str = "opus",
     if not shutil.which("opusenc"):
         raise AecError("the report's Opus audio needs opusenc (opus-tools); or use FLAC")
     proc = subprocess.run(["opusenc", "--quiet", "--bitrate", f"{opus_kbps:g}", "-", "-"],
-                          input=wav.getvalue(), capture_output=True, timeout=TOOL_TIMEOUT_S)
+                          input=wav.getvalue(), capture_output=True, timeout=TOOL_TIMEOUT_S, check=False)
     if proc.returncode or not proc.stdout:
         raise AecError(f"opusenc failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
     return "audio/ogg", proc.stdout
@@ -179,7 +187,7 @@ def _tool_version(cmd: list[str]) -> str:
     if not shutil.which(cmd[0]):
         return "not found"
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     lines = (proc.stdout or proc.stderr).strip().splitlines()

@@ -15,7 +15,7 @@ import numpy as np
 
 from .audio import resample
 from .errors import AecError
-from .metrics import mel_to_hz, hz_to_mel, stft_magnitude
+from .metrics import hz_to_mel, mel_to_hz, stft_magnitude
 
 SPEC_RATE, SPEC_N_FFT, SPEC_HOP, SPEC_BANDS = 22_050, 2048, 256, 128
 """Rate, FFT size, hop and number of mel bands of :func:`mel_db` (0 - 11025 Hz)."""
@@ -53,14 +53,15 @@ def _peak_filters(*, rate: int, n_fft: int, n_bands: int) -> np.ndarray:
 def mel_db(x: np.ndarray, *, rate: int, max_columns: int = MAX_COLUMNS) -> np.ndarray:
     """Mel spectrogram in dB: mono ``[samples]`` at ``rate`` -> float32 ``[bands, columns]``.
 
-    Band 0 is the lowest frequency. Magnitudes are scaled so that a full-scale sine reads
-    about 0 dB; values are floored at :data:`FLOOR_DB`. More than ``max_columns`` frames are
+    Band 0 is the lowest frequency. Band power is scaled so that a full-scale sine reads
+    about 0 dB (a little less in the lowest bands, narrower than the window's main lobe); values are floored at :data:`FLOOR_DB`. More than ``max_columns`` frames are
     averaged (in dB) down to ``max_columns`` columns.
     """
     y = resample(np.asarray(x, dtype=np.float32), orig_rate=rate, new_rate=SPEC_RATE)
-    mag = stft_magnitude(y, n_fft=SPEC_N_FFT, hop=SPEC_HOP) / (SPEC_N_FFT / 4)
-    bands = _peak_filters(rate=SPEC_RATE, n_fft=SPEC_N_FFT, n_bands=SPEC_BANDS) @ mag
-    db = np.maximum(20 * np.log10(bands + 1e-12), FLOOR_DB)
+    power = stft_magnitude(y, n_fft=SPEC_N_FFT, hop=SPEC_HOP) ** 2
+    bands = _peak_filters(rate=SPEC_RATE, n_fft=SPEC_N_FFT, n_bands=SPEC_BANDS) @ power
+    # a unit sine through a periodic Hann window puts 3 n_fft^2 / 32 of power into its main lobe
+    db = np.maximum(10 * np.log10(bands / (3 * SPEC_N_FFT**2 / 32) + 1e-20), FLOOR_DB)
     if db.shape[1] > max_columns:
         edges = np.linspace(0, db.shape[1], max_columns + 1).astype(int)
         db = np.add.reduceat(db, edges[:-1], axis=1) / np.diff(edges)[None]

@@ -64,7 +64,7 @@ class Browser:
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable")
 
-    def __enter__(self) -> Browser:
+    def __enter__(self) -> Browser:  # noqa: PYI034 (3.10 has no typing.Self)
         return self
 
     def __exit__(self, *exc: object) -> None:
