@@ -142,6 +142,8 @@ SCRIPT = """
         if (c && a.duration > 0) c.style.left = (100 * a.currentTime / a.duration) + "%";
       });
       if (pic) pic.addEventListener("click", function (e) {
+        e.stopPropagation();  /* select first (which carries the old position), then seek */
+        select(take, {});
         var r = pic.getBoundingClientRect();
         if (a.duration > 0) a.currentTime = a.duration * (e.clientX - r.left) / r.width;
       });
