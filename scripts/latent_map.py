@@ -9,7 +9,7 @@ DATA is what ``aecodec train-classifier`` reads (a folder with one sub-folder pe
 ``<label>__*.wav`` clips (``scripts/make_heldout.py``'s layout). Every file is classification
 source music, which the codec never trains on.
 
-1. Latent map: each track's codec latent (``aecodec.classify.audio_latent``: the exact
+1. Latent map: each track's codec latent (``aecodec.genre.head.audio_latent``: the exact
    latent the classifier reads, 64 channels at 21.5 frames/s, first ``--max-seconds`` s) is cut
    into the classifier's segments (64 frames, hop 32; half-silent segments dropped); each
    segment's per-channel mean, standardised per channel, is one point. PCA (numpy SVD) to 2-D;
@@ -18,7 +18,7 @@ source music, which the codec never trains on.
    nearest-centroid accuracy in the 2-D plane and in all 64 dimensions (segments, labels'
    centroids over all segments: a descriptive figure, not a held-out classifier).
 2. Latent samples: for one track per label (the first), 10 s from 30 s in (earlier when
-   shorter): the mel spectrogram (``aecodec.spectrogram``) beside the latent: the fewest
+   shorter): the mel spectrogram (``aecodec.bench.spectrogram``) beside the latent: the fewest
    channels that hold 99 % of the latent variance over all tracks' frames, strongest first,
    each standardised by its mean and standard deviation over those frames.
 
@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from aecodec.audio import Audio, read_audio
-from aecodec.classify import audio_latent, segment_starts, silent_frames
+from aecodec.dsp.audio import Audio, read_audio
+from aecodec.genre.head import audio_latent, segment_starts, silent_frames
 
 SEGMENT, HOP = 64, 32
 SAMPLE_OFFSET_S, SAMPLE_S = 30.0, 10.0
@@ -46,7 +46,7 @@ SAMPLE_OFFSET_S, SAMPLE_S = 30.0, 10.0
 
 def find_labelled(data: Path) -> list[tuple[Path, str]]:
     """(path, label) of every file: classifier dataset layouts or ``<label>__x.wav`` clips."""
-    from aecodec.classify_train import find_dataset
+    from aecodec.train.classifier import find_dataset
 
     if data.is_dir() and not any(p.is_dir() for p in data.iterdir()):
         return [(p, p.name.split("__")[0]) for p in sorted(data.glob("*.wav")) if "__" in p.name]
@@ -113,7 +113,7 @@ def plot_samples(png: Path, samples: list[tuple[str, str, np.ndarray, np.ndarray
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aecodec.spectrogram import FLOOR_DB, SPEC_CMAP
+    from aecodec.bench.spectrogram import FLOOR_DB, SPEC_CMAP
 
     fig, axes = plt.subplots(len(samples), 2, figsize=(12, 2.4 * len(samples)), squeeze=False,
                              gridspec_kw={"hspace": 0.45})
@@ -158,9 +158,9 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()
     torch.set_num_threads(1)
-    from aecodec.classify_train import silence_latent
-    from aecodec.codec import load_model
-    from aecodec.spectrogram import mel_db, need_matplotlib
+    from aecodec.bench.spectrogram import mel_db, need_matplotlib
+    from aecodec.model.registry import load_model
+    from aecodec.train.classifier import silence_latent
 
     need_matplotlib("latent_map.py")
     t0 = time.time()

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aecodec.bench import Row
+from aecodec.bench.metrics import all_metrics
+from aecodec.bench.run import Row
 from aecodec.errors import AecError
-from aecodec.metrics import all_metrics
 
 from .browser import Browser, find_browser
 from .conftest import synth_music
@@ -43,7 +43,7 @@ def _takes(ref: np.ndarray) -> list[tuple[Row, np.ndarray | None]]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Row]]:
-    from aecodec.report_html import ListeningReport
+    from aecodec.bench.report import ListeningReport
 
     path = tmp_path_factory.mktemp("report") / "report.html"
     rep = ListeningReport(path, audio_format=FORMAT, excerpt_s=SECONDS)
@@ -71,7 +71,7 @@ def test_page_is_self_contained(report: tuple[Path, list[Row]]) -> None:
 
 
 def test_flac_audio_is_exact_pcm16() -> None:
-    from aecodec.report_html import page_audio
+    from aecodec.bench.report import page_audio
 
     x = synth_music(1.0, RATE)[:, 0]
     mime, data = page_audio(x, rate=RATE, audio_format="flac")
@@ -82,7 +82,7 @@ def test_flac_audio_is_exact_pcm16() -> None:
 
 
 def test_missing_plot_extra_is_reported_up_front(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from aecodec.report_html import ListeningReport
+    from aecodec.bench.report import ListeningReport
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(AecError, match=r"--html needs matplotlib: pip install 'aecodec\[plot\]'"):
@@ -90,7 +90,7 @@ def test_missing_plot_extra_is_reported_up_front(tmp_path: Path, monkeypatch) ->
 
 
 def test_spectrograms_share_one_scale() -> None:
-    from aecodec.spectrogram import FLOOR_DB, mel_db
+    from aecodec.bench.spectrogram import FLOOR_DB, mel_db
 
     t = np.arange(RATE) / RATE
     loud = mel_db(np.sin(2 * np.pi * 1000 * t).astype(np.float32), rate=RATE)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aecodec.errors import AecError
-from aecodec.trainlog import TrainLog, finish, moving_average, plot_log, read_log, series
+from aecodec.train.log import TrainLog, finish, moving_average, plot_log, read_log, series
 
 
 def test_log_rows_resume_and_curve(tmp_path: Path) -> None:

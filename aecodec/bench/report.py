@@ -4,12 +4,12 @@ For every clip: the original and each codec/operating point as an ``<audio>`` pl
 actual kbps and measures, and a mel spectrogram of each on one colour scale (plus the difference
 to the original, toggled with ``d``); then the summary table, the rate-distortion plot, and the
 machine, versions and command that made it. Keyboard A/B keeps the playback position
-(:mod:`aecodec.report_assets`). Nothing is fetched: audio and pictures are ``data:`` URIs.
+(:mod:`aecodec.bench.report_assets`). Nothing is fetched: audio and pictures are ``data:`` URIs.
 
 Audio goes into the page as Ogg Opus at :data:`PAGE_OPUS_KBPS` (mono, about 90 kB for 10 s) or
 as 16-bit FLAC (exact, about 3x larger: 280-380 kB for the held-out 10-s clips at 22050 Hz).
 Every player holds the mono mixdown the measures were computed on, aligned to the original
-(:func:`aecodec.metrics.align`, done by the caller), so switching players at one position
+(:func:`aecodec.bench.metrics.align`, done by the caller), so switching players at one position
 compares the same music.
 """
 
@@ -33,12 +33,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from . import __version__
-from .audio import fit_length
-from .bench import METRICS, Row, summarize
-from .errors import AecError
-from .report_assets import EARLY_SCRIPT, SCRIPT, STYLE
-from .spectrogram import (
+from aecodec import __version__
+from aecodec.bench.report_assets import EARLY_SCRIPT, SCRIPT, STYLE
+from aecodec.bench.run import METRICS, Row, summarize
+from aecodec.bench.spectrogram import (
     DIFF_CMAP,
     DIFF_DB,
     FLOOR_DB,
@@ -48,6 +46,8 @@ from .spectrogram import (
     mel_db,
     spec_png,
 )
+from aecodec.dsp.audio import fit_length
+from aecodec.errors import AecError
 
 PAGE_OPUS_KBPS = 64.0
 """Bit rate of the Opus copies in the page (mono); near-transparent beside the codecs tested."""
@@ -128,7 +128,7 @@ def clip_section(name: str, ref: np.ndarray, takes: Sequence[tuple[Row, np.ndarr
     """HTML section of one clip: the original and every (row, decoded mono audio) as players.
 
     ``ref`` and the decoded audio are mono float ``[samples]`` at ``rate``, the decoded audio
-    already aligned to ``ref`` (:func:`aecodec.metrics.align`, as the measures use it); all
+    already aligned to ``ref`` (:func:`aecodec.bench.metrics.align`, as the measures use it); all
     are cut to the first ``excerpt_s`` seconds.
     Returns the HTML and the number of audio bytes it embeds.
     """
@@ -216,8 +216,8 @@ def machine_info() -> dict[str, str]:
 
 
 def rd_plot_png(rows: Sequence[Row]) -> bytes:
-    """The bench rate-distortion plot (:func:`aecodec.bench.plot_rd`) as PNG bytes."""
-    from .bench import plot_rd
+    """The bench rate-distortion plot (:func:`aecodec.bench.run.plot_rd`) as PNG bytes."""
+    from aecodec.bench.run import plot_rd
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rd.png"
@@ -271,7 +271,7 @@ class ListeningReport:
 
     def __init__(self, path: Path, *, audio_format: str = "opus",
                  opus_kbps: float = PAGE_OPUS_KBPS, excerpt_s: float | None = EXCERPT_S) -> None:
-        from .spectrogram import need_matplotlib
+        from aecodec.bench.spectrogram import need_matplotlib
 
         need_matplotlib("--html")
         if audio_format not in AUDIO_FORMATS:
@@ -296,7 +296,7 @@ class ListeningReport:
 
     def write(self, rows: Sequence[Row], info: dict[str, Any], *, command: str) -> int:
         """Write the page (atomically, replacing ``path``); returns its size in bytes."""
-        from .output import atomic_output
+        from aecodec.files.atomic import atomic_output
 
         kind = (f"Ogg Opus {self.opus_kbps:g} kbps" if self.audio_format == "opus"
                 else "16-bit FLAC")

@@ -13,9 +13,9 @@ import io
 
 import numpy as np
 
-from .audio import resample
-from .errors import AecError
-from .metrics import hz_to_mel, mel_to_hz, stft_magnitude
+from aecodec.bench.metrics import hz_to_mel, mel_to_hz, stft_magnitude
+from aecodec.dsp.resample import resample
+from aecodec.errors import AecError
 
 SPEC_RATE, SPEC_N_FFT, SPEC_HOP, SPEC_BANDS = 22_050, 2048, 256, 128
 """Rate, FFT size, hop and number of mel bands of :func:`mel_db` (0 - 11025 Hz)."""

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from .errors import AecError
+from aecodec.errors import AecError
 
 FIELDS = ("step", "seconds", "split", "quantity", "value")
 LOG_NAME, CURVE_NAME = "log.csv", "loss.png"
