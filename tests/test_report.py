@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from click.testing import CliRunner
 
 from aecodec.bench.metrics import all_metrics
 from aecodec.bench.run import Row
+from aecodec.cli.main import main
 from aecodec.errors import AecError
 
 from .browser import Browser, find_browser
@@ -98,6 +100,25 @@ def test_spectrograms_share_one_scale() -> None:
     assert -3.0 < loud.max() <= 0.5  # a full-scale sine reads about 0 dB
     assert abs((loud.max() - quiet.max()) - 40.0) < 0.5  # absolute, not normalised per picture
     assert loud.min() >= FLOOR_DB
+
+
+def test_bench_html_through_the_cli(tmp_path: Path, tiny_model: Path) -> None:
+    for seed in (1, 2):
+        sf.write(tmp_path / f"c{seed}.wav", synth_music(SECONDS, RATE, seed=seed), RATE)
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(main, [
+        "bench", str(tmp_path / "c1.wav"), str(tmp_path / "c2.wav"), "-b", "2,4",
+        "--against", "dct", "--model", str(tiny_model), "--iters", "2", "--html", str(out),
+        "--html-audio", FORMAT])
+    assert res.exit_code == 0, res.stderr
+    assert "listening report:" in res.stderr and "10 players" in res.stderr
+    text = out.read_text()
+    assert len(re.findall(r"<audio ", text)) == 10 and "<h2>2. c2.wav</h2>" in text
+    assert "aecodec 4 kbps" in text and "dct 2 kbps" in text
+    # a folder that does not exist is refused before anything is encoded
+    res = CliRunner().invoke(main, ["bench", str(tmp_path / "c1.wav"), "--html",
+                                    str(tmp_path / "no" / "r.html")])
+    assert res.exit_code != 0 and "does not exist" in res.stderr
 
 
 BROWSER = find_browser()

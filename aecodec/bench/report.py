@@ -24,6 +24,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -262,6 +263,18 @@ Switching players keeps the playback position; click a spectrogram to seek.
 """
 
 
+def default_audio_format(choice: str = "auto") -> str:
+    """``"opus"`` or ``"flac"`` for a ``--html-audio`` choice (auto: Opus when opusenc is here,
+    else FLAC, with a note on stderr)."""
+    if choice != "auto":
+        return choice
+    if shutil.which("opusenc"):
+        return "opus"
+    print("aecodec: note: opusenc not found; the report's audio is FLAC (about 3x larger)",
+          file=sys.stderr)
+    return "flac"
+
+
 class ListeningReport:
     """Collects clip sections as bench runs (so decoded audio need not be kept), then writes.
 
@@ -280,10 +293,13 @@ class ListeningReport:
             raise AecError("--html with Opus audio needs opusenc (opus-tools); or use FLAC")
         if excerpt_s is not None and not excerpt_s > 0:
             raise AecError(f"report excerpt must be > 0 s, got {excerpt_s}")
+        from aecodec.files.atomic import check_output
+
+        check_output(path, force=True)
         self.path, self.audio_format = path, audio_format
         self.opus_kbps, self.excerpt_s = opus_kbps, excerpt_s
         self.sections: list[str] = []
-        self.audio_bytes = 0
+        self.audio_bytes = self.players = 0
 
     def add(self, name: str, ref: np.ndarray, takes: Sequence[tuple[Row, np.ndarray | None]], *,
             rate: int) -> None:
@@ -293,6 +309,12 @@ class ListeningReport:
                                      opus_kbps=self.opus_kbps)
         self.sections.append(section)
         self.audio_bytes += size
+        self.players += 1 + sum(audio is not None and not row.error for row, audio in takes)
+
+    def add_clip(self, name: str, ref: np.ndarray, rate: int,
+                 takes: Sequence[tuple[Row, np.ndarray | None]]) -> None:
+        """:meth:`add` in the argument order of ``run_bench(on_clip=...)``."""
+        self.add(Path(name).name, ref, takes, rate=rate)
 
     def write(self, rows: Sequence[Row], info: dict[str, Any], *, command: str) -> int:
         """Write the page (atomically, replacing ``path``); returns its size in bytes."""

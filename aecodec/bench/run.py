@@ -15,7 +15,7 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,16 +65,25 @@ def find_audio(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _with_visqol(row: Row, ref: np.ndarray, deg: np.ndarray, rate: int, on: bool) -> Row:
+Take = tuple[Row, np.ndarray]
+"""A row and its decoded mono audio ``[samples]``, aligned to the reference."""
+
+
+def _with_visqol(row: Row, ref: np.ndarray, deg: np.ndarray, rate: int, on: bool) -> Take:
     if on:
-        from aecodec.bench.metrics import align, visqol_moslqo
-        row.metrics["visqol"] = visqol_moslqo(ref, align(ref, deg, rate=rate), rate=rate)
-    return row
+        from aecodec.bench.metrics import visqol_moslqo
+        row.metrics["visqol"] = visqol_moslqo(ref, deg, rate=rate)
+    return row, deg
+
+
+def _measured(ref: np.ndarray, deg: np.ndarray, rate: int) -> tuple[np.ndarray, dict[str, float]]:
+    from aecodec.bench.metrics import align, all_metrics
+    deg = align(ref, deg, rate=rate)
+    return deg, all_metrics(ref, deg, rate=rate, align_first=False)
 
 
 def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: Any,
-                 iters: int | None, visqol: bool = False) -> Row:
-    from aecodec.bench.metrics import all_metrics
+                 iters: int | None, visqol: bool = False) -> Take:
     from aecodec.codec.decode import decode_audio
     from aecodec.codec.encode import encode_audio
     from aecodec.model.registry import default_model
@@ -85,11 +94,11 @@ def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: 
     t1 = time.perf_counter()
     out, _, _ = decode_audio(data, name=name, iters=iters, model_path=Path(model[1]["path"]))
     t2 = time.perf_counter()
+    deg, measures = _measured(ref, mixdown(out), audio.rate)
     row = Row(file=name, codec="aecodec", target_kbps=kbps, setting=f"-b {kbps:g}",
               kbps=len(data) * 8 / audio.duration / 1000, enc_x=audio.duration / (t1 - t0),
-              dec_x=audio.duration / (t2 - t1),
-              metrics=all_metrics(ref, mixdown(out), rate=audio.rate))
-    return _with_visqol(row, ref, mixdown(out), audio.rate, visqol)
+              dec_x=audio.duration / (t2 - t1), metrics=measures)
+    return _with_visqol(row, ref, deg, audio.rate, visqol)
 
 
 def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence[float], *,
@@ -133,8 +142,7 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
 
 
 def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: float,
-                   visqol: bool = False) -> Row:
-    from aecodec.bench.metrics import all_metrics
+                   visqol: bool = False) -> Take:
     from aecodec.bench.refcodecs import run_at_bitrate
 
     res = run_at_bitrate(codec, ref, rate=audio.rate, kbps=kbps)
@@ -149,16 +157,23 @@ def _reference_row(name: str, codec: str, audio: Any, ref: np.ndarray, kbps: flo
         from aecodec.bench.refcodecs import run_dct
         run_dct(ref, rate=audio.rate, quality=float(res.setting.split("=")[-1]))
     both = time.perf_counter() - t0
+    deg, measures = _measured(ref, res.audio, audio.rate)
     row = Row(file=name, codec=codec, target_kbps=kbps, setting=res.setting,
               kbps=res.nbytes * 8 / audio.duration / 1000, enc_x=audio.duration / both,
-              dec_x=math.nan, metrics=all_metrics(ref, res.audio, rate=audio.rate))
-    return _with_visqol(row, ref, res.audio, audio.rate, visqol)
+              dec_x=math.nan, metrics=measures)
+    return _with_visqol(row, ref, deg, audio.rate, visqol)
 
 
 def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 12.0),
               against: Sequence[str] = (), iters: int | None = None, model_path: Path | None = None,
-              diagnose: bool = False, visqol: bool = False, progress: bool = True) -> tuple[list[Row], dict[str, Any]]:
-    """Benchmark every file; returns the rows and a run summary (model load, peak memory)."""
+              diagnose: bool = False, visqol: bool = False, progress: bool = True,
+              on_clip: Callable[[str, np.ndarray, int, list[tuple[Row, np.ndarray | None]]], None]
+              | None = None) -> tuple[list[Row], dict[str, Any]]:
+    """Benchmark every file; returns the rows and a run summary (model load, peak memory).
+
+    ``on_clip(name, ref, rate, takes)``, when given, gets each readable file's mono reference
+    and its codec rows with their decoded audio aligned to it (None for a failed row), then
+    the audio is dropped (how ``--html`` builds its page without keeping every clip)."""
     from aecodec.bench.refcodecs import available
     from aecodec.model.registry import default_model, load_model
 
@@ -195,17 +210,23 @@ def run_bench(paths: Sequence[Path], *, bitrates: Sequence[float] = (3.0, 6.0, 1
         except AecError as exc:
             rows.append(Row(file=str(path), codec="-", target_kbps=math.nan, error=str(exc)))
             continue
+        takes: list[tuple[Row, np.ndarray | None]] = []
         for kbps in bitrates:
-            jobs: list[tuple[str, Any]] = [("aecodec", None)] + [(c, None) for c in refs]
-            for codec, _ in jobs:
+            for codec in ["aecodec", *refs]:
                 try:
-                    row = (_aecodec_row(str(path), audio, ref, kbps, model=model, iters=iters,
-                                        visqol=visqol)
-                           if codec == "aecodec" else
-                           _reference_row(str(path), codec, audio, ref, kbps, visqol=visqol))
+                    take: tuple[Row, np.ndarray | None] = (
+                        _aecodec_row(str(path), audio, ref, kbps, model=model, iters=iters,
+                                     visqol=visqol)
+                        if codec == "aecodec" else
+                        _reference_row(str(path), codec, audio, ref, kbps, visqol=visqol))
                 except AecError as exc:
-                    row = Row(file=str(path), codec=codec, target_kbps=kbps, error=str(exc))
-                rows.append(row)
+                    take = (Row(file=str(path), codec=codec, target_kbps=kbps, error=str(exc)),
+                            None)
+                rows.append(take[0])
+                takes.append(take)
+        if on_clip is not None:
+            on_clip(str(path), ref, audio.rate, takes)
+        del takes
         if diagnose:
             try:
                 rows += _diagnostic_rows(str(path), audio, ref, bitrates, model=model)

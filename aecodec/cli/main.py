@@ -8,6 +8,7 @@ errors are fast. Every :class:`~aecodec.errors.AecError` becomes one line on std
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -251,17 +252,32 @@ def _csv_floats(value: str) -> list[float]:
               help="Also rows with the TRUE phase and Griffin-Lim on TRUE magnitudes.")
 @click.option("--visqol", is_flag=True,
               help="Also ViSQOL MOS-LQO (audio mode, 48 kHz; needs pip install visqol-python).")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="Write a listening report: one self-contained HTML page with players and "
+                   "spectrograms (needs matplotlib).")
+@click.option("--html-audio", type=click.Choice(["auto", "opus", "flac"]), default="auto",
+              show_default=True, help="Audio in the page: Opus 64 kbps (needs opusenc; auto "
+                                      "falls back to FLAC without it) or exact 16-bit FLAC.")
+@click.option("--html-seconds", type=click.FloatRange(min=0.5), default=20.0, show_default=True,
+              help="Seconds of each file the page holds (from the start).")
 @click.option("-v", "--verbose", is_flag=True, help="Per-file rows in the table too.")
 def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | None,
           model_path: Path | None, json_path: Path | None, csv_path: Path | None,
-          plot_path: Path | None, diagnose: bool, visqol: bool, verbose: bool) -> None:
+          plot_path: Path | None, diagnose: bool, visqol: bool, html_path: Path | None,
+          html_audio: str, html_seconds: float, verbose: bool) -> None:
     """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""
     from aecodec.bench.run import plot_rd, run_bench, to_markdown, write_csv, write_json
     rates = _csv_floats(bitrates)
     refs = [c.strip() for c in against.split(",") if c.strip()]
+    report = None
+    if html_path:  # checked (extra, encoder, output folder) before any clip is coded
+        from aecodec.bench.report import ListeningReport, default_audio_format
+        report = ListeningReport(html_path, excerpt_s=html_seconds,
+                                 audio_format=default_audio_format(html_audio))
     rows, info = run_bench(list(paths), bitrates=rates, against=refs, iters=iters,
                            model_path=model_path, diagnose=diagnose, visqol=visqol,
-                           progress=sys.stderr.isatty())
+                           progress=sys.stderr.isatty(),
+                           on_clip=report.add_clip if report else None)
     click.echo(to_markdown(rows, verbose=verbose))
     click.echo(f"\nmodel {info['model']} ({info['sha256']}), load {info['model_load_s']:.2f} s; "
                f"peak RSS {info['peak_rss_mb']:.0f} MB; {info['files']} files", err=True)
@@ -271,6 +287,10 @@ def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | Non
         write_csv(csv_path, rows)
     if plot_path:
         plot_rd(plot_path, rows)
+    if report:
+        size = report.write(rows, info, command=shlex.join(["aecodec", *sys.argv[1:]]))
+        click.echo(f"listening report: {html_path} ({size / 1e6:.1f} MB, "
+                   f"{report.players} players)", err=True)
     if all(r.error for r in rows):
         raise AecError("every file failed")
 
