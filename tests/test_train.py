@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import torch
 from aecodec.errors import AecError
 from aecodec.model.weights import load_weights
 from aecodec.train.dataset import find_tracks
+from aecodec.train.log import read_log
 
 from .conftest import synth_music
 
@@ -36,8 +38,10 @@ def _train(args: list[str], *, launcher: list[str] | None = None) -> subprocess.
 
 
 def test_train_resume_and_export(pool: Path, tmp_path: Path) -> None:
+    sf.write(tmp_path / "val.wav", synth_music(7.0, 8000, seed=9), 8000)  # held out
     common = ["--data", str(pool), "--cache", str(tmp_path / "cache"), "--run-dir",
-              str(tmp_path / "run"), "--out", str(tmp_path / "models"), *TINY]
+              str(tmp_path / "run"), "--out", str(tmp_path / "models"), *TINY,
+              "--val-data", str(tmp_path / "val.wav"), "--val-every", "2"]
     first = _train([*common, "--steps", "3"])
     assert first.returncode == 0, first.stderr
     assert "training pool: 2 tracks" in first.stderr
@@ -48,6 +52,14 @@ def test_train_resume_and_export(pool: Path, tmp_path: Path) -> None:
     assert len(weights) == 2
     infos = [load_weights(w)[1]["info"] for w in weights]
     assert sorted(i["steps"] for i in infos) == [3, 5]
+    # the log: every step's terms, held-out figures every 2 steps and at each end, one curve
+    rows = read_log(tmp_path / "run" / "log.csv")
+    train = [int(r["step"]) for r in rows if r["split"] == "train" and r["quantity"] == "loss"]
+    held = [int(r["step"]) for r in rows if r["split"] == "heldout" and r["quantity"] == "l1"]
+    assert train == [1, 2, 3, 4, 5] and held == [2, 3, 4, 5]
+    assert {r["quantity"] for r in rows} >= {"loss", "l1", "loud", "kbps", "lr"}
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "run" / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_distributed_two_processes(pool: Path, tmp_path: Path) -> None:

@@ -9,6 +9,10 @@ where the latent passes through uniform noise of a random quantizer step (log-un
 point, and ``kbps`` is the Laplace-model rate estimate. Checkpoints every 200 steps
 steps to ``RUN/ckpt.pt``; rerunning the same command resumes. At the end the weights are
 exported to ``--out`` as ``<model-id>-<sha12>.pt``.
+
+Every step's terms (and the learning rate) go to ``RUN/log.csv`` (:mod:`aecodec.train.log`);
+with ``--val-data`` the same terms on fixed held-out audio (never trained on) every
+``--val-every`` steps and at the end; ``RUN/loss.png`` is drawn when the run ends.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from aecodec.dsp.stft import log_magnitude
 from aecodec.model.autoencoder import Autoencoder, ModelConfig
 from aecodec.model.weights import load_training_state, save_training_state, save_weights
 from aecodec.train.dataset import build_cache, sample_crops
+from aecodec.train.log import LOG_NAME, TrainLog, finish
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,40 @@ def loss_terms(model: torch.nn.Module, audio: torch.Tensor, *, step: torch.Tenso
     return terms
 
 
+def heldout_audio(paths: list[Path], *, rate: int, length: int, count: int = 8) -> torch.Tensor:
+    """Fixed evaluation audio ``[n, length]``: the first ``length`` samples (mono, at ``rate``)
+    of the first ``count`` files under ``paths`` (sorted) that are long enough."""
+    from aecodec.dsp.audio import AUDIO_SUFFIXES, mixdown, read_audio
+    from aecodec.dsp.resample import resample
+
+    files = sorted(f for p in paths for f in ([p] if p.is_file() else p.rglob("*"))
+                   if f.suffix.lower() in AUDIO_SUFFIXES)
+    clips = []
+    for f in files:
+        a = read_audio(f)
+        x = resample(mixdown(a.samples), orig_rate=a.rate, new_rate=rate)
+        if len(x) >= length:
+            clips.append(x[:length])
+        if len(clips) == count:
+            break
+    if not clips:
+        from aecodec.errors import InputError
+        raise InputError(f"no held-out audio of {length / rate:.1f} s or more in "
+                         f"{', '.join(map(str, paths))}")
+    return torch.from_numpy(np.stack(clips))
+
+
+def heldout_terms(model: torch.nn.Module, audio: torch.Tensor, cfg: TrainConfig) -> dict[str, float]:
+    """:func:`loss_terms` on held-out ``audio [n, samples]``, one fixed quantizer step per clip
+    (log-spaced over the training range), fixed noise; the training RNG is left untouched."""
+    steps = torch.exp(torch.linspace(math.log(cfg.step_min), math.log(cfg.step_max),
+                                     len(audio)))[:, None, None].to(audio.device)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(0)
+        terms = loss_terms(model, audio, step=steps, lam=cfg.lam, mel=cfg.mel)
+    return {k: float(v) for k, v in terms.items()}
+
+
 def _dist() -> tuple[int, int]:
     """(rank, world size); initialises torch.distributed when launched by ``torchrun``."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -101,13 +140,15 @@ def _dist() -> tuple[int, int]:
 def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path | None,
           model_id: str, cfg: TrainConfig, mcfg: ModelConfig, save_every: int = 200,
           device: str = "cpu", threads: int = 0, max_steps: int = 0,
-          init: Path | None = None) -> Path:
+          init: Path | None = None, val_data: list[Path] | None = None,
+          val_every: int = 500) -> Path:
     """Train (or resume) and return the path of the checkpoint or exported weights.
 
     Under ``torchrun --nproc_per_node N`` every process trains on its own random crops with
     DistributedDataParallel (gloo on CPU, nccl on GPU: the effective batch is ``N * batch``);
     rank 0 builds the data cache, writes checkpoints and exports the weights. Stops after
     ``minutes`` of wall time or ``max_steps`` steps (0: no step limit), whichever comes first.
+    Rank 0 logs every step to ``run/log.csv`` and draws ``run/loss.png`` at the end.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -136,6 +177,9 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
         opt.load_state_dict(saved["opt"])
         step, elapsed = int(saved["step"]), float(saved["elapsed"])
         print(f"resumed {ckpt} at step {step} ({elapsed / 60:.1f} min)", file=log)
+    val = (heldout_audio(val_data, rate=mcfg.stft.rate, length=4 * cfg.frames * mcfg.stft.hop)
+           .to(device) if val_data and rank == 0 else None)
+    tlog = TrainLog(run / LOG_NAME, resume_step=step, seconds=elapsed) if rank == 0 else None
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -174,8 +218,13 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
             continue
         opt.step()
         step += 1
-        for k, v in terms.items():
-            avg[k] = 0.98 * avg.get(k, float(v)) + 0.02 * float(v)
+        values = {k: float(v) for k, v in terms.items()}
+        for k, v in values.items():
+            avg[k] = 0.98 * avg.get(k, v) + 0.02 * v
+        if tlog is not None:
+            tlog.write(step, {**values, "lr": opt.param_groups[0]["lr"]})
+            if val is not None and step % val_every == 0:
+                tlog.write(step, heldout_terms(model, val, cfg), split="heldout")
         if step % 10 == 0:
             print(f"\rstep {step} {(time.time() - t0) / 60:5.1f}/{minutes:.0f} min  " +
                   "  ".join(f"{k} {v:.4f}" for k, v in avg.items()), end="", file=log)
@@ -183,9 +232,13 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
             save_training_state(ckpt, snapshot())
     elapsed = time.time() - t0
     path = ckpt
+    if tlog is not None:
+        if val is not None and step % val_every:
+            tlog.write(step, heldout_terms(model, val, cfg), split="heldout")
+        finish(tlog, title=f"{model_id}: {step} steps, {elapsed / 60:.1f} min")
     if rank == 0:
         save_training_state(ckpt, snapshot())
-        print(f"\ndone: {step} steps in {elapsed / 60:.1f} min", file=log)
+        print(f"\ndone: {step} steps in {elapsed / 60:.1f} min; log {run / LOG_NAME}", file=log)
         if out is not None:
             info = {"steps": step, "minutes": round(elapsed / 60, 1), "train": asdict(cfg),
                     "data": [str(d) for d in data], "hours": round(pool.hours, 2),
@@ -225,10 +278,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="warm-start a new run from another run's ckpt.pt (weights only)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--val-data", type=Path, nargs="+", default=None,
+                   help="held-out audio (files or folders) for the log's held-out figures")
+    p.add_argument("--val-every", type=int, default=500, help="steps between held-out figures")
     a = p.parse_args(argv)
     train(data=a.data, cache=a.cache, run=a.run_dir, minutes=a.minutes, out=a.out,
           model_id=a.model_id, device=a.device, threads=a.threads, max_steps=a.steps,
-          init=a.init,
+          init=a.init, val_data=a.val_data, val_every=max(1, a.val_every),
           cfg=TrainConfig(batch=a.batch, lam=a.lam, lr=a.lr, step_min=a.step_min,
                           step_max=a.step_max, mel=a.mel),
           mcfg=ModelConfig(hidden=a.hidden, latent=a.latent))
