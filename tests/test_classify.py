@@ -238,6 +238,23 @@ def test_train_from_csv(trained: dict[str, Path], tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("aecodec-genres-*.pt"))) == 1
 
 
+def test_training_log_leaves_the_model_unchanged(trained: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    from aecodec.train.log import read_log
+
+    code, _, err = run("train-classifier", trained["data"], "-o", tmp_path / "my-genres.pt",
+                       "--steps", "150", "--hidden", "32", "--codec-model", trained["codec"],
+                       "--run-dir", tmp_path / "run", "-q")
+    assert code == 0, err
+    # the same bytes as the fixture's model, trained without a log
+    assert [p.name for p in tmp_path.glob("my-genres-*.pt")] == [trained["model"].name]
+    rows = read_log(tmp_path / "run" / "log.csv")
+    assert [int(r["step"]) for r in rows if r["quantity"] == "loss"] == list(range(1, 151))
+    held = [r for r in rows if r["split"] == "heldout" and r["quantity"] == "accuracy"]
+    assert [int(r["step"]) for r in held] == list(range(15, 151, 15))
+    assert float(held[-1]["value"]) == 1.0  # as the fixture's printed held-out accuracy
+
+
 def test_split_is_by_track_and_segments_cover() -> None:
     tracks = [Track(Path(f"{lab}{i}_{clip}.wav"), lab, group=f"{lab}{i}")
               for lab in "ab" for i in range(5) for clip in range(3)]

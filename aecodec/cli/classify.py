@@ -78,9 +78,13 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
 @click.option("--hidden", type=click.IntRange(4, 1024), default=96, show_default=True,
               help="Hidden channels of the head.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+              help="Write the training log here: log.csv (loss per step, held-out accuracy "
+                   "every tenth of the run) and loss.png.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def train_classifier(data: Path, output: Path, codec_model: Path | None, val_fraction: float,
-                     steps: int, hidden: int, seed: int, quiet: bool) -> None:
+                     steps: int, hidden: int, seed: int, run_dir: Path | None,
+                     quiet: bool) -> None:
     """Train a genre classifier on DATA: a folder with one sub-folder of audio per label, or a
     CSV of path,label rows (optional source and track columns). Prints the held-out accuracy.
     """
@@ -103,7 +107,7 @@ def train_classifier(data: Path, output: Path, codec_model: Path | None, val_fra
 
     codec = load_model(path=codec_model) if codec_model else load_model()
     head, info = train(data, model=codec, val_fraction=val_fraction, steps=steps, seed=seed,
-                       hidden=hidden, log=log)
+                       hidden=hidden, log=log, run_dir=run_dir)
     path = save_classifier(head, out_dir, model_id=model_id,
                            codec={"id": codec[1]["model_id"], "sha256": codec[1]["sha256"]},
                            info=info)

@@ -6,6 +6,8 @@ for leave-one-source-out evaluation and ``track`` column grouping clips of one t
 validation split is by track, never by clip. Segments are cropped at random, classes sampled
 uniformly, and three segments in four pass through real quantization at a random step
 (log-uniform over the codec's whole ``STEP_MIN..STEP_MAX``) so audio and ``.aec`` files agree.
+With a run folder, every step's loss and, every tenth of the run, the held-out accuracy go to
+``RUN/log.csv`` and ``RUN/loss.png`` (:mod:`aecodec.train.log`; the model is the same bytes).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aecodec.dsp.audio import AUDIO_SUFFIXES, Audio, read_audio
 from aecodec.errors import InputError
 from aecodec.genre.head import GenreHead, HeadConfig, audio_latent, segment_probs, silent_frames
 from aecodec.model.autoencoder import Autoencoder
+from aecodec.train.log import LOG_NAME, TrainLog, finish
 
 Log = Callable[[str], None]
 
@@ -140,8 +143,12 @@ def extract(tracks: list[Track], net: Autoencoder, *, log: Log) -> list[torch.Te
 def train_head(latents: list[torch.Tensor], targets: list[int], labels: list[str],
                cfg: HeadConfig, *, silence: torch.Tensor, steps: int, seed: int,
                steps_q: tuple[float, float], batch: int = 64, lr: float = 2e-3,
-               log: Log) -> GenreHead:
-    """Fit a head on random segments of the training latents (classes sampled uniformly)."""
+               log: Log, tlog: TrainLog | None = None,
+               heldout: tuple[list[torch.Tensor], list[int], list[str]] | None = None) -> GenreHead:
+    """Fit a head on random segments of the training latents (classes sampled uniformly).
+
+    ``tlog`` gets each step's loss and, with ``heldout`` (latents, targets, names), the held-out
+    accuracies every tenth of the run (evaluation uses no random numbers: same head)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     head = GenreHead(cfg, labels)
@@ -173,8 +180,16 @@ def train_head(latents: list[torch.Tensor], targets: list[int], labels: list[str
         loss.backward()
         opt.step()
         sched.step()
+        if tlog is not None:
+            tlog.write(it + 1, {"loss": loss.item(), "lr": sched.get_last_lr()[0]})
         if (it + 1) % max(1, steps // 10) == 0 or it + 1 == steps:
             log(f"train step {it + 1}/{steps} loss {loss.item():.3f}")
+            if tlog is not None and heldout is not None and heldout[0]:
+                head.eval()
+                rep = evaluate(head, heldout[0], heldout[1], names=heldout[2])
+                tlog.write(it + 1, {k: float(rep[k])  # type: ignore[arg-type]
+                                    for k in ("accuracy", "segment_accuracy")}, split="heldout")
+                head.train()
     head.eval()
     return head
 
@@ -196,7 +211,8 @@ def evaluate(head: GenreHead, latents: list[torch.Tensor], targets: list[int], *
 
 def train_classifier(data: Path, *, model: tuple[Autoencoder, dict], val_fraction: float = 0.2,
                      steps: int = 1500, seed: int = 0, hidden: int = 96,
-                     log: Log = lambda _: None) -> tuple[GenreHead, dict[str, object]]:
+                     log: Log = lambda _: None,
+                     run_dir: Path | None = None) -> tuple[GenreHead, dict[str, object]]:
     """The whole recipe: find, check and encode the dataset, split by track, train, evaluate.
 
     Returns the head and an ``info`` dict (labels, split, held-out accuracy, settings).
@@ -220,8 +236,13 @@ def train_classifier(data: Path, *, model: tuple[Autoencoder, dict], val_fractio
     q_range = (STEP_MIN, STEP_MAX)  # every step the codec's rate control may choose
     log(f"{len(tr)} training / {len(va)} held-out tracks, labels {', '.join(labels)}; "
         f"quantizer steps {q_range[0]:.3g}..{q_range[1]:.3g}")
+    held = ([latents[i] for i in va], [targets[i] for i in va], [str(tracks[i].path) for i in va])
+    tlog = TrainLog(run_dir / LOG_NAME) if run_dir is not None else None
     head = train_head([latents[i] for i in tr], [targets[i] for i in tr], labels, cfg,
-                      silence=silence, steps=steps, seed=seed, steps_q=q_range, log=log)
+                      silence=silence, steps=steps, seed=seed, steps_q=q_range, log=log,
+                      tlog=tlog, heldout=held)
+    if tlog is not None:
+        finish(tlog, title=f"genre head: {steps} steps, {len(tr)} training tracks")
     info: dict[str, object] = {
         "dataset": str(data), "seed": seed, "steps": steps, "val_fraction": val_fraction,
         "train_tracks": len(tr), "quant_steps": list(q_range),
