@@ -50,3 +50,23 @@ def test_bad_logs_and_moving_average(tmp_path: Path) -> None:
     with pytest.raises(AecError, match="cannot read training log"):
         read_log(tmp_path / "missing.csv")
     assert moving_average([1.0, 3.0, 5.0, 7.0], width=2) == [1.0, 2.0, 4.0, 6.0]
+
+
+def test_entropy_fit_logs_each_step(tmp_path: Path, tiny_model: Path) -> None:
+    from aecodec.dsp.audio import Audio
+    from aecodec.model.registry import load_model
+    from aecodec.train.entropy import collect, fit_tables
+
+    from .conftest import synth_music
+
+    model = load_model(path=tiny_model)
+    clips = [Audio(samples=synth_music(3.0, 22050, seed=s), rate=22050) for s in (1, 2)]
+    with TrainLog(tmp_path / "log.csv") as log:
+        _, report = fit_tables(collect(clips, model, kbps=[2.0, 8.0]),
+                               model_sha=model[1]["sha256"], channels=model[0].cfg.latent,
+                               steps=20, keep=0.5, tlog=log)
+    data = series(read_log(tmp_path / "log.csv"))
+    steps, bits = data[("latent_bits", "train")]
+    assert steps == list(range(1, 21)) and bits[-1] < bits[0]
+    assert abs(bits[-1] - report["latent_bits_per_symbol"]) < 1e-4
+    assert data[("residual_bits", "train")][0] == list(range(1, 21))

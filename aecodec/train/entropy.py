@@ -5,7 +5,9 @@ of the training-pool cache (:mod:`aecodec.train.dataset`; never the classificati
 zstd coder at every rate of ``--kbps``, reads the integers back from the files, fits the
 continuous form of the context model by maximum likelihood (Adam, full batch) and rounds it to
 the integer tables the coder uses. Prints the code length of the fitted tables against the zstd
-streams of the same chunks.
+streams of the same chunks. Each fitting step's bits per symbol go to ``RUN/log.csv`` (``--run-dir``,
+:mod:`aecodec.train.log`) with ``RUN/loss.png``; with ``--val-data`` the log also gets the
+fitted tables' and zstd's bytes on that held-out audio (every file, first 10 s, each rate).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from aecodec.dsp.audio import Audio
 from aecodec.format import container
 from aecodec.format.payload import LATENT, RESIDUAL, encode_stream, unpack_payload
 from aecodec.model.registry import Model, load_model
+from aecodec.train.log import LOG_NAME, TrainLog, finish
 
 TABLES = 48
 """Number of probability tables ``K``."""
@@ -94,8 +97,10 @@ def _ctx_l(m: torch.Tensor) -> torch.Tensor:
 
 
 def fit_tables(data: list[dict[str, Any]], *, model_sha: str, channels: int, steps: int = 200,
-               keep: float = 0.1, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Fit the context model on ``collect()`` output; returns (tables arrays, fit report)."""
+               keep: float = 0.1, seed: int = 0,
+               tlog: TrainLog | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Fit the context model on ``collect()`` output; returns (tables arrays, fit report).
+    ``tlog`` gets each step's ``latent_bits`` / ``residual_bits`` (per symbol)."""
     rng = np.random.default_rng(seed)
     # latent: [C, T] per chunk -> value/prev pairs with step index
     lx, lp, lj = [], [], []
@@ -169,6 +174,8 @@ def fit_tables(data: list[dict[str, Any]], *, model_sha: str, channels: int, ste
             loss = loss_fn()
             loss.backward()
             opt.step()
+            if tlog is not None:
+                tlog.write(i + 1, {f"{name}_bits": loss.item()})
         report[f"{name}_bits_per_symbol"] = float(loss.detach())
 
     def fixed(x: torch.Tensor) -> np.ndarray:
@@ -224,6 +231,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--kbps", default="1.5,3,6,12,24")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--run-dir", type=Path, default=Path("runs/entropy"),
+                   help="folder for log.csv and loss.png")
+    p.add_argument("--val-data", type=Path, nargs="+", default=None,
+                   help="held-out audio (files or folders) measured with the fitted tables")
     args = p.parse_args(argv)
     torch.manual_seed(args.seed)
     t0 = time.time()
@@ -231,11 +242,23 @@ def main(argv: list[str] | None = None) -> None:
     clips = _crops(args.cache, count=args.crops, seconds=10.0, seed=args.seed)
     data = collect(clips, model, kbps=[float(k) for k in args.kbps.split(",")])
     print(f"collected {len(data)} chunks in {time.time() - t0:.0f} s", flush=True)
+    tlog = TrainLog(args.run_dir / LOG_NAME)
     arrays, report = fit_tables(data, model_sha=model[1]["sha256"], channels=model[0].cfg.latent,
-                                steps=args.steps, seed=args.seed)
+                                steps=args.steps, seed=args.seed, tlog=tlog)
     path = ans.save_tables(arrays, args.out)
     print(f"fitted in {time.time() - t0:.0f} s: {report} -> {path}", flush=True)
-    print(measure(data, ans.load_tables(path.resolve())))
+    tables = ans.load_tables(path.resolve())
+    print(measure(data, tables))
+    if args.val_data:
+        from aecodec.dsp.audio import AUDIO_SUFFIXES, read_audio
+        files = sorted(f for v in args.val_data for f in ([v] if v.is_file() else v.rglob("*"))
+                       if f.suffix.lower() in AUDIO_SUFFIXES)
+        clips = [Audio(a.samples[:10 * a.rate], a.rate) for a in map(read_audio, files)]
+        held = measure(collect(clips, model, kbps=[float(k) for k in args.kbps.split(",")]),
+                       tables)
+        tlog.write(args.steps, {k: float(v) for k, v in held.items()}, split="heldout")
+        print(f"held-out ({len(clips)} files): {held}")
+    finish(tlog, title=f"entropy tables: {args.steps} steps per part")
 
 
 if __name__ == "__main__":
