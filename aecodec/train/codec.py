@@ -218,7 +218,7 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
             continue
         opt.step()
         step += 1
-        values = {k: float(v) for k, v in terms.items()}
+        values = {k: float(v.detach()) for k, v in terms.items()}
         for k, v in values.items():
             avg[k] = 0.98 * avg.get(k, v) + 0.02 * v
         if tlog is not None:
