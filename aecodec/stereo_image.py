@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .entropy import decode_symbols, encode_symbols
+from .errors import FormatError
+
 BANDS = 20
 """Parameter bands: edges log-spaced from ``F_LO`` to half the rate; band 0 also covers below."""
 F_LO = 100.0
@@ -36,13 +39,15 @@ ILD_MAX = 12
 """ILD symbols are clamped to +-12 (+-24 dB)."""
 ICC_LEVELS = np.array([1.0, 0.937, 0.84118, 0.60092, 0.36764, 0.0, -0.589, -1.0])
 """Coherence quantizer (HE-AAC's ICC table); symbol ``i`` means ``ICC_LEVELS[i]``."""
-IPD_LEVELS = 8
-"""Phase difference quantizer: symbol ``i`` means ``2 pi i / 8``."""
+ICC_GROUP = (2, 2)
+"""Each ICC is shared by 2 adjacent bands and 2 adjacent slots (measured: coherence error
+0.205 against 0.196 with one per band and slot, for a quarter of the ICC bits)."""
 GAIN_MAX = 4.0
 """Bound on ``|1 + a|``, ``|1 - a|`` and ``b`` (12 dB over the mid): an anti-phase source has
 almost no mid to rebuild it from, and a stream must never blow the mid up."""
-DECOR_DELAYS = (3, 5, 7, 11)
-"""Frame delays of the decorrelator's taps (35-128 ms at 22050 / 256)."""
+SIGN_HOLD = 8
+"""Frames each decorrelator sign is held (93 ms; shorter holds are smeared by the frames'
+overlap: measured coherence error 0.254 at 1 frame, 0.196 at 8)."""
 _TINY = 1e-12
 
 
@@ -63,40 +68,57 @@ def _slot_sums(values: np.ndarray, band: np.ndarray, *, bands: int, slot: int) -
     return out
 
 
-def analyze(spec_l: np.ndarray, spec_r: np.ndarray, *, rate: int, bands: int = BANDS,
-            slot: int = SLOT_FRAMES) -> tuple[np.ndarray, np.ndarray]:
-    """Parameters of two complex STFTs ``[bins, frames]``: ``(ild_db, rho)``, each
-    ``[bands, ceil(frames / slot)]`` (``rho = X / sqrt(E_L E_R)`` complex, ``|rho| <= 1``:
-    its real part is the ICC, its angle the IPD). Silent band-slots get ILD 0, rho 1."""
+def band_energies(spec_l: np.ndarray, spec_r: np.ndarray, *, rate: int, bands: int = BANDS,
+                  slot: int = SLOT_FRAMES) -> np.ndarray:
+    """``[3, bands, ceil(frames / slot)]`` complex: ``E_L``, ``E_R`` and ``X = sum L R*`` of two
+    complex STFTs ``[bins, frames]`` per band and slot."""
     band = band_of_bin(bins=spec_l.shape[0], rate=rate, bands=bands)
-    e_l = _slot_sums(np.abs(spec_l) ** 2, band, bands=bands, slot=slot)
-    e_r = _slot_sums(np.abs(spec_r) ** 2, band, bands=bands, slot=slot)
-    x = _slot_sums(spec_l * spec_r.conj(), band, bands=bands, slot=slot)
-    floor = 1e-9 * max(float(e_l.max(initial=0.0)), float(e_r.max(initial=0.0))) + _TINY
+    return np.stack([_slot_sums(v, band, bands=bands, slot=slot) for v in
+                     (np.abs(spec_l) ** 2 + 0j, np.abs(spec_r) ** 2 + 0j, spec_l * spec_r.conj())])
+
+
+def groups(sums: np.ndarray, *, bands: int, slots: int) -> np.ndarray:
+    """Pool :func:`band_energies` over groups of ``bands`` adjacent bands and ``slots``
+    adjacent slots (the last group of each may be smaller) -> ``[3, ceil(B / bands),
+    ceil(T / slots)]``."""
+    _, b, t = sums.shape
+    nb, nt = -(-b // bands), -(-t // slots)
+    pad = np.pad(sums, ((0, 0), (0, nb * bands - b), (0, nt * slots - t)))
+    return pad.reshape(3, nb, bands, nt, slots).sum(axis=(2, 4))
+
+
+def parameters(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ild_db, rho)`` from :func:`band_energies` / :func:`group` output: ``ILD`` in dB and
+    the complex coherence ``rho = X / sqrt(E_L E_R)`` (``|rho| <= 1``; its real part is the
+    ICC, its angle the IPD). Silent cells (60 dB under the loudest) get ILD 0 and rho 1."""
+    e_l, e_r, x = sums[0].real, sums[1].real, sums[2]
+    floor = 1e-6 * max(float(e_l.max(initial=0.0)), float(e_r.max(initial=0.0))) + _TINY
     ild = 10 * np.log10((e_l + floor) / (e_r + floor))
     rho = x / np.sqrt((e_l + floor) * (e_r + floor))
     return ild, np.where((e_l + e_r) < 2 * floor, 1.0 + 0j, rho)
 
 
-def quantize(ild: np.ndarray, icc: np.ndarray, ipd: np.ndarray | None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Float parameters -> int8 symbols (ILD in ``ILD_STEP_DB``, ICC indices into
-    ``ICC_LEVELS``, IPD in eighths of a turn)."""
-    q_ild = np.clip(np.round(ild / ILD_STEP_DB), -ILD_MAX, ILD_MAX).astype(np.int8)
-    q_icc = np.abs(icc[..., None] - ICC_LEVELS).argmin(axis=-1).astype(np.int8)
-    q_ipd = (None if ipd is None else
-             (np.round(ipd / (2 * np.pi / IPD_LEVELS)) % IPD_LEVELS).astype(np.int8))
-    return q_ild, q_icc, q_ipd
+def analyze(spec_l: np.ndarray, spec_r: np.ndarray, *, rate: int, bands: int = BANDS,
+            slot: int = SLOT_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parameters` per band and slot of two complex STFTs ``[bins, frames]``."""
+    return parameters(band_energies(spec_l, spec_r, rate=rate, bands=bands, slot=slot))
 
 
-def dequantize(q_ild: np.ndarray, q_icc: np.ndarray, q_ipd: np.ndarray | None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Symbols -> ``(ild_db, icc, ipd)`` float64 (out-of-range symbols are clamped)."""
+def quantize_ild(ild: np.ndarray) -> np.ndarray:
+    """ILD in dB -> int8 symbols in ``ILD_STEP_DB`` steps, clamped to +-``ILD_MAX``."""
+    return np.clip(np.round(ild / ILD_STEP_DB), -ILD_MAX, ILD_MAX).astype(np.int8)
+
+
+def quantize_icc(icc: np.ndarray) -> np.ndarray:
+    """ICC (real coherence, -1..1) -> int8 index of the nearest of ``ICC_LEVELS``."""
+    return np.abs(np.asarray(icc)[..., None] - ICC_LEVELS).argmin(axis=-1).astype(np.int8)
+
+
+def dequantize(q_ild: np.ndarray, q_icc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symbols -> ``(ild_db, rho)`` (rho real, as complex); out-of-range symbols clamp."""
     ild = np.clip(q_ild.astype(np.float64), -ILD_MAX, ILD_MAX) * ILD_STEP_DB
     icc = ICC_LEVELS[np.clip(q_icc.astype(np.int64), 0, len(ICC_LEVELS) - 1)]
-    ipd = (np.zeros_like(ild) if q_ipd is None else
-           (q_ipd.astype(np.int64) % IPD_LEVELS) * (2 * np.pi / IPD_LEVELS))
-    return ild, icc, ipd
+    return ild, icc + 0j
 
 
 def mix_coefficients(ild: np.ndarray, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,51 +133,82 @@ def mix_coefficients(ild: np.ndarray, rho: np.ndarray) -> tuple[np.ndarray, np.n
     return a, np.minimum(b, GAIN_MAX)
 
 
-def per_frame(values: np.ndarray, *, band: np.ndarray, frames: int,
-              slot: int = SLOT_FRAMES) -> np.ndarray:
-    """Slot values ``[bands, slots]`` -> per bin and frame ``[bins, frames]``, linearly
-    interpolated between slot centres (held flat beyond the first and last)."""
+def per_frame(values: np.ndarray, *, band: np.ndarray, start: int, frames: int,
+              slot: int) -> np.ndarray:
+    """Slot values ``[bands, slots]`` -> per bin and frame ``[bins, frames]`` for frames
+    ``start .. start + frames - 1`` counted from the first slot's first frame, linearly
+    interpolated between slot centres (held flat before the first and after the last)."""
     centres = np.arange(values.shape[1]) * slot + (slot - 1) / 2
-    t = np.arange(frames)
-    if np.iscomplexobj(values):
-        rows = np.stack([np.interp(t, centres, r.real) + 1j * np.interp(t, centres, r.imag)
-                         for r in values])
-    else:
-        rows = np.stack([np.interp(t, centres, r) for r in values])
-    return rows[band]
+    t = np.arange(start, start + frames)
+    parts = [values.real] + ([values.imag] if np.iscomplexobj(values) else [])
+    rows = [np.stack([np.interp(t, centres, r) for r in v]) for v in parts]
+    out = rows[0] + 1j * rows[1] if len(rows) == 2 else rows[0]
+    return out[band]
 
 
-def decorrelate(spec: np.ndarray, *, delays: tuple[int, ...] = DECOR_DELAYS,
-                seed: int = 0, band: np.ndarray | None = None) -> np.ndarray:
-    """A copy of complex STFT ``[bins, frames]`` with the same magnitude per bin and frame and
-    a phase that is uncorrelated with it: the phase of a sum of delayed copies, each turned
-    by a fixed random phase per bin (a diffuse, reverberation-like filter). Frames before the
-    first count as silent."""
-    bins, frames = spec.shape
-    rng = np.random.default_rng(seed)
-    acc = np.zeros_like(spec)
-    for d in delays:
-        turn = np.exp(2j * np.pi * rng.random(bins))[:, None]
-        if d < frames:
-            acc[:, d:] += spec[:, :frames - d] * turn
-    out = np.abs(spec) * acc / np.maximum(np.abs(acc), _TINY)
-    return out if band is None else orthogonalize(out, spec, band=band)
+def expand_icc(q_icc: np.ndarray, *, bands: int, slots: int,
+               group: tuple[int, int] = ICC_GROUP) -> np.ndarray:
+    """ICC symbols per group ``[ceil(bands / g0), ceil(slots / g1)]`` -> per band and slot."""
+    return np.repeat(np.repeat(q_icc, group[0], axis=0), group[1], axis=1)[:bands, :slots]
 
 
-def orthogonalize(decor: np.ndarray, mid: np.ndarray, *, band: np.ndarray) -> np.ndarray:
-    """Remove from ``decor`` its projection on ``mid`` per band and frame and restore the
-    mid's band energy (gain at most ``GAIN_MAX``), so that ``sum M D* = 0`` in every
-    band-frame: the decoded level difference then follows the parameters frame by frame."""
-    bands = int(band.max()) + 1
-    def sums(v: np.ndarray) -> np.ndarray:
-        out = np.zeros((bands, v.shape[1]), dtype=v.dtype)
-        np.add.at(out, band, v)
-        return out
-    e_m = sums(np.abs(mid) ** 2)
-    proj = sums(decor * mid.conj()) / np.maximum(e_m, _TINY)
-    d = decor - proj[band] * mid
-    gain = np.sqrt(e_m / np.maximum(sums(np.abs(d) ** 2), _TINY))
-    return d * np.minimum(gain, GAIN_MAX)[band]
+def encode_chunk(spec_l: np.ndarray, spec_r: np.ndarray, *, rate: int, slot: int,
+                 bands: int = BANDS, group: tuple[int, int] = ICC_GROUP
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Symbols of one chunk from the channels' complex STFTs ``[bins, frames]``: ILD
+    ``[bands, ceil(frames / slot)]`` and ICC ``[ceil(bands / g0), ceil(slots / g1)]``, int8."""
+    sums = band_energies(spec_l, spec_r, rate=rate, bands=bands, slot=slot)
+    ild, _ = parameters(sums)
+    _, rho = parameters(groups(sums, bands=group[0], slots=group[1]))
+    return quantize_ild(ild), quantize_icc(rho.real)
+
+
+def channel_spectra(mid: np.ndarray, q_ild: np.ndarray, q_icc: np.ndarray, *, rate: int,
+                    slot: int, f0: int, start: int = 0,
+                    group: tuple[int, int] = ICC_GROUP) -> tuple[np.ndarray, np.ndarray]:
+    """Decoder: ``(L, R)`` complex ``[bins, frames]`` from the decoded mid STFT ``[bins,
+    frames]`` of absolute frames ``f0 + start ..``, and the symbols of the chunk whose first
+    frame is ``f0``. ``(L + R) / 2`` equals ``mid`` exactly."""
+    bands, slots = q_ild.shape
+    ild, rho = dequantize(q_ild, expand_icc(q_icc, bands=bands, slots=slots, group=group))
+    a, b = mix_coefficients(ild, rho)
+    band = band_of_bin(bins=mid.shape[0], rate=rate, bands=bands)
+    a_f = per_frame(a.real, band=band, start=start, frames=mid.shape[1], slot=slot)
+    b_f = per_frame(b, band=band, start=start, frames=mid.shape[1], slot=slot)
+    return upmix(mid, decorrelate(mid, f0=f0 + start), a_f, b_f)
+
+
+def _mix32(x: np.ndarray) -> np.ndarray:
+    """The ``lowbias32`` integer hash (C. Wellons) of uint64 values below 2^32."""
+    m = np.uint64(0xFFFFFFFF)
+    x = x ^ (x >> np.uint64(16))
+    x = (x * np.uint64(0x7FEB352D)) & m
+    x = x ^ (x >> np.uint64(15))
+    x = (x * np.uint64(0x846CA68B)) & m
+    return x ^ (x >> np.uint64(16))
+
+
+def flip_signs(*, bins: int, f0: int, frames: int, hold: int = SIGN_HOLD) -> np.ndarray:
+    """The decorrelator's signs ``[bins, frames]`` (+-1.0) for absolute STFT frames
+    ``f0 .. f0 + frames - 1``: bin ``k`` holds each sign for ``hold`` frames, its blocks
+    starting at the frames ``t`` with ``(t + 5 k) % hold == 0``; block
+    ``n = (t + 5 k) // hold`` has sign ``-1`` when the lowest bit of
+    ``lowbias32(lowbias32(k) XOR n)`` is set (unsigned 32-bit arithmetic)."""
+    k = np.arange(bins, dtype=np.uint64)[:, None]
+    t = np.arange(f0, f0 + frames, dtype=np.uint64)[None, :]
+    n = ((t + k * np.uint64(5)) // np.uint64(hold)) & np.uint64(0xFFFFFFFF)
+    h = _mix32(_mix32(k) ^ n)
+    return np.where(h & np.uint64(1), -1.0, 1.0)
+
+
+def decorrelate(mid: np.ndarray, *, f0: int) -> np.ndarray:
+    """The decorrelated mid ``D = +-j M`` of a complex STFT ``[bins, frames]`` whose first
+    frame is absolute frame ``f0``: the same magnitude per bin and frame, a quarter turn
+    either way (:func:`flip_signs`). For real ``a`` the cross term of ``M`` and ``D`` vanishes
+    in every bin, so the decoded channels have the coded level difference bin by bin, and
+    their coherence (summed over a band's bins and frames, where the signs average out) is
+    the coded ICC. Fold-down is unaffected (``D`` cancels in ``L + R``)."""
+    return 1j * flip_signs(bins=mid.shape[0], f0=f0, frames=mid.shape[1]) * mid
 
 
 def upmix(mid: np.ndarray, decor: np.ndarray, a: np.ndarray,
@@ -164,3 +217,31 @@ def upmix(mid: np.ndarray, decor: np.ndarray, a: np.ndarray,
     per-bin coefficients (:func:`mix_coefficients` through :func:`per_frame`)."""
     side = a * mid + b * decor
     return mid + side, mid - side
+
+
+def shapes(*, frames: int, slot: int, bands: int = BANDS,
+           group: tuple[int, int] = ICC_GROUP) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Symbol shapes ``(ILD, ICC)`` of a chunk of ``frames`` STFT frames."""
+    slots = -(-frames // slot)
+    return (bands, slots), (-(-bands // group[0]), -(-slots // group[1]))
+
+
+def pack_image(q_ild: np.ndarray, q_icc: np.ndarray) -> bytes:
+    """The stream bytes: one zstd frame of the int8 ILD symbols (band-major) followed by the
+    ICC symbols (group-row-major)."""
+    flat = np.concatenate([q_ild.astype(np.int8).ravel(), q_icc.astype(np.int8).ravel()])
+    return encode_symbols(flat[None])
+
+
+def unpack_image(data: bytes, *, frames: int, slot: int, name: str, bands: int = BANDS,
+                 group: tuple[int, int] = ICC_GROUP) -> tuple[np.ndarray, np.ndarray]:
+    """Stream bytes -> ``(q_ild, q_icc)``; :class:`~aecodec.errors.FormatError` if the frame
+    does not decompress to exactly the chunk's symbol count or a symbol is out of range."""
+    s_ild, s_icc = shapes(frames=frames, slot=slot, bands=bands, group=group)
+    n_ild = s_ild[0] * s_ild[1]
+    flat = decode_symbols(data, channels=1, frames=n_ild + s_icc[0] * s_icc[1], name=name)[0]
+    q_ild, q_icc = flat[:n_ild].reshape(s_ild), flat[n_ild:].reshape(s_icc)
+    if np.abs(q_ild).max(initial=0) > ILD_MAX or q_icc.min(initial=0) < 0 or \
+            q_icc.max(initial=0) >= len(ICC_LEVELS):
+        raise FormatError(f"{name}: stereo-image symbol out of range")
+    return q_ild, q_icc

@@ -7,7 +7,7 @@ decoded mid with :mod:`aecodec.stereo_image` and prints the stereo measures of
 :mod:`aecodec.stereo_metrics` against the reference, plus the mid fold-down's difference to
 the decoded mid.
 
-    python scripts/stereo_proto.py --clips DIR --decoded DIR --suffix -aec6 [--ipd] [--quant]
+    python scripts/stereo_proto.py --clips DIR --decoded DIR --suffix -aec6 [--slot 8] [--decor module|jsign8|none] [--ipd]
 """
 
 from __future__ import annotations
@@ -45,39 +45,42 @@ def istft(spec: np.ndarray, length: int) -> np.ndarray:
     return (out / np.maximum(norm, 1e-8))[pad:pad + length]
 
 
-def run(ref: np.ndarray, dec: np.ndarray, sr: int, *, ipd: bool, quant: bool, decor: str,
-        true_mid: bool, slot: int, bands: int) -> tuple[dict[str, float], float]:
+def run(ref: np.ndarray, dec: np.ndarray, sr: int, *, ipd: bool, decor: str,
+        true_mid: bool, slot: int, bands: int,
+        icc_group: tuple[int, int] = si.ICC_GROUP) -> tuple[dict[str, float], float]:
     n = min(len(ref), len(dec))
     ref, dec = ref[:n], dec[:n]
     r22 = resample(ref.astype(np.float32), orig_rate=sr, new_rate=RATE).astype(np.float64)
     d22 = resample(dec.astype(np.float32), orig_rate=sr, new_rate=RATE).astype(np.float64)
     sl, sr_ = stft(r22[:, 0]), stft(r22[:, 1])
     mid = (sl + sr_) / 2 if true_mid else stft(d22.mean(axis=1))
-    ild, rho = si.analyze(sl, sr_, rate=RATE, bands=bands, slot=slot)
-    if not ipd:
-        rho = rho.real + 0j
-    if quant:
-        ild_q = np.clip(np.round(ild / si.ILD_STEP_DB), -si.ILD_MAX, si.ILD_MAX) * si.ILD_STEP_DB
-        if ipd:
-            mag = si.ICC_LEVELS[np.abs(np.abs(rho)[..., None] - si.ICC_LEVELS).argmin(-1)]
-            step = 2 * np.pi / si.IPD_LEVELS
-            rho = mag * np.exp(1j * np.round(np.angle(rho) / step) * step)
+    if decor == "module":  # the layer as shipped: quantized ILD + grouped ICC, +-j M
+        q_ild, q_icc = si.encode_chunk(sl, sr_, rate=RATE, slot=slot, bands=bands,
+                                       group=icc_group)
+        left, right = si.channel_spectra(mid, q_ild, q_icc, rate=RATE, slot=slot, f0=0,
+                                         group=icc_group)
+    else:  # experiments: unquantized parameters, IPD, other decorrelators
+        sums = si.band_energies(sl, sr_, rate=RATE, bands=bands, slot=slot)
+        ild, rho = si.parameters(sums)
+        _, rho_g = si.parameters(si.groups(sums, bands=icc_group[0], slots=icc_group[1]))
+        rho = np.repeat(np.repeat(rho_g, icc_group[0], 0), icc_group[1], 1)
+        rho = rho[:ild.shape[0], :ild.shape[1]]
+        if not ipd:
+            rho = rho.real + 0j
+        a, b = si.mix_coefficients(ild, rho)
+        band = si.band_of_bin(bins=mid.shape[0], rate=RATE, bands=bands)
+        a_f = si.per_frame(a, band=band, start=0, frames=mid.shape[1], slot=slot)
+        b_f = si.per_frame(b, band=band, start=0, frames=mid.shape[1], slot=slot)
+        if decor.startswith("jsign"):  # jsignN: D = +-j M, sign random per bin every N frames
+            hold = int(decor[5:] or 1)
+            sign = np.random.default_rng(0).choice([-1.0, 1.0], size=(
+                mid.shape[0], -(-mid.shape[1] // hold)))
+            d = 1j * np.repeat(sign, hold, axis=1)[:, :mid.shape[1]] * mid
+        elif decor == "none":
+            d = np.zeros_like(mid)
         else:
-            rho = si.ICC_LEVELS[np.abs(rho.real[..., None] - si.ICC_LEVELS).argmin(-1)] + 0j
-        ild = ild_q
-    a, b = si.mix_coefficients(ild, rho)
-    band = si.band_of_bin(bins=mid.shape[0], rate=RATE, bands=bands)
-    a_f = si.per_frame(a, band=band, frames=mid.shape[1], slot=slot)
-    b_f = si.per_frame(b, band=band, frames=mid.shape[1], slot=slot)
-    if decor == "taps":
-        d = si.decorrelate(mid)
-    elif decor == "ortho":
-        d = si.decorrelate(mid, band=band)
-    elif decor == "none":
-        d = np.zeros_like(mid)
-    else:
-        raise SystemExit(f"unknown decorrelator {decor}")
-    left, right = si.upmix(mid, d, a_f, b_f)
+            raise SystemExit(f"unknown decorrelator {decor}")
+        left, right = si.upmix(mid, d, a_f, b_f)
     out = np.stack([istft(left, len(r22)), istft(right, len(r22))], axis=1)
     fold = out.mean(axis=1)
     mid_t = istft(mid, len(r22))
@@ -92,19 +95,21 @@ def main() -> None:
     ap.add_argument("--decoded", type=Path, required=True)
     ap.add_argument("--suffix", default="-aec6")
     ap.add_argument("--ipd", action="store_true")
-    ap.add_argument("--quant", action="store_true")
     ap.add_argument("--true-mid", action="store_true")
-    ap.add_argument("--decor", default="taps")
+    ap.add_argument("--decor", default="module", help="module | jsignN | none")
     ap.add_argument("--slot", type=int, default=si.SLOT_FRAMES)
     ap.add_argument("--bands", type=int, default=si.BANDS)
+    ap.add_argument("--icc-group", type=int, nargs=2, default=si.ICC_GROUP,
+                    help="share each ICC over this many bands and slots")
     ap.add_argument("--save", type=Path, help="write each rebuilt pair as SAVE/<clip>.wav")
     args = ap.parse_args()
     rows = []
     for clip in sorted(args.clips.glob("*.wav")):
         ref, sr = sf.read(clip)
         dec, _ = sf.read(args.decoded / f"{clip.stem}{args.suffix}.wav")
-        e, fold, up = run(ref, dec, sr, ipd=args.ipd, quant=args.quant, decor=args.decor,
-                      true_mid=args.true_mid, slot=args.slot, bands=args.bands)
+        e, fold, up = run(ref, dec, sr, ipd=args.ipd, decor=args.decor,
+                      true_mid=args.true_mid, slot=args.slot, bands=args.bands,
+                          icc_group=tuple(args.icc_group))
         rows.append([*e.values(), fold])
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
