@@ -47,19 +47,23 @@ def istft(spec: np.ndarray, length: int) -> np.ndarray:
 
 def run(ref: np.ndarray, dec: np.ndarray, sr: int, *, ipd: bool, decor: str,
         true_mid: bool, slot: int, bands: int,
-        icc_group: tuple[int, int] = si.ICC_GROUP) -> tuple[dict[str, float], float]:
+        icc_group: tuple[int, int] | None = None) -> tuple[dict[str, float], float]:
     n = min(len(ref), len(dec))
     ref, dec = ref[:n], dec[:n]
     r22 = resample(ref.astype(np.float32), orig_rate=sr, new_rate=RATE).astype(np.float64)
     d22 = resample(dec.astype(np.float32), orig_rate=sr, new_rate=RATE).astype(np.float64)
     sl, sr_ = stft(r22[:, 0]), stft(r22[:, 1])
     mid = (sl + sr_) / 2 if true_mid else stft(d22.mean(axis=1))
+    nbytes = sum(len(si.pack_image(*si.encode_chunk(
+        sl[:, c:c + 512], sr_[:, c:c + 512], rate=RATE, slot=slot, bands=bands,
+        group=icc_group))) + 9 for c in range(0, sl.shape[1], 512))
     if decor == "module":  # the layer as shipped: quantized ILD + grouped ICC, +-j M
         q_ild, q_icc = si.encode_chunk(sl, sr_, rate=RATE, slot=slot, bands=bands,
                                        group=icc_group)
         left, right = si.channel_spectra(mid, q_ild, q_icc, rate=RATE, slot=slot, f0=0,
                                          group=icc_group)
     else:  # experiments: unquantized parameters, IPD, other decorrelators
+        icc_group = icc_group or si.icc_group(slot)
         sums = si.band_energies(sl, sr_, rate=RATE, bands=bands, slot=slot)
         ild, rho = si.parameters(sums)
         _, rho_g = si.parameters(si.groups(sums, bands=icc_group[0], slots=icc_group[1]))
@@ -86,7 +90,7 @@ def run(ref: np.ndarray, dec: np.ndarray, sr: int, *, ipd: bool, decor: str,
     mid_t = istft(mid, len(r22))
     fold_err = 10 * np.log10(np.sum((fold - mid_t) ** 2) / np.sum(mid_t ** 2) + 1e-30)
     up = resample(out.astype(np.float32), orig_rate=RATE, new_rate=sr)[:n]
-    return stereo_errors(ref, up, rate=sr), fold_err, up
+    return stereo_errors(ref, up, rate=sr) | {"kbps": nbytes * 8 / (n / sr) / 1000}, fold_err, up
 
 
 def main() -> None:
@@ -99,26 +103,31 @@ def main() -> None:
     ap.add_argument("--decor", default="module", help="module | jsignN | none")
     ap.add_argument("--slot", type=int, default=si.SLOT_FRAMES)
     ap.add_argument("--bands", type=int, default=si.BANDS)
-    ap.add_argument("--icc-group", type=int, nargs=2, default=si.ICC_GROUP,
+    ap.add_argument("--icc-group", type=int, nargs=2, default=None,
                     help="share each ICC over this many bands and slots")
     ap.add_argument("--save", type=Path, help="write each rebuilt pair as SAVE/<clip>.wav")
+    ap.add_argument("--f-lo", type=float, default=si.F_LO)
+    ap.add_argument("--ild-step", type=float, default=si.ILD_STEP_DB)
     args = ap.parse_args()
+    si.F_LO = args.f_lo  # band layout experiments
+    si.ILD_STEP_DB = args.ild_step
     rows = []
     for clip in sorted(args.clips.glob("*.wav")):
         ref, sr = sf.read(clip)
         dec, _ = sf.read(args.decoded / f"{clip.stem}{args.suffix}.wav")
         e, fold, up = run(ref, dec, sr, ipd=args.ipd, decor=args.decor,
                       true_mid=args.true_mid, slot=args.slot, bands=args.bands,
-                          icc_group=tuple(args.icc_group))
+                          icc_group=tuple(args.icc_group) if args.icc_group else None)
         rows.append([*e.values(), fold])
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             sf.write(args.save / f"{clip.stem}.wav", up, sr, subtype="FLOAT")
         print(f"{clip.stem[:24]:24s} level {e['level_db']:.3f} dB  coherence "
-              f"{e['coherence']:.3f}  width {e['width_db']:.3f} dB  fold-down {fold:.1f} dB")
+              f"{e['coherence']:.3f}  width {e['width_db']:.3f} dB  fold-down {fold:.1f} dB  "
+              f"{e['kbps']:.2f} kbps")
     m = np.mean(rows, axis=0)
     print(f"{'MEAN':24s} level {m[0]:.3f} dB  coherence {m[1]:.3f}  width {m[2]:.3f} dB  "
-          f"fold-down {m[3]:.1f} dB")
+          f"stream {m[3]:.2f} kbps  fold-down {m[4]:.1f} dB")
 
 
 if __name__ == "__main__":
