@@ -2,8 +2,8 @@
 
 For every clip: ``aecodec`` at each ``-b`` (library encode + decode, the CLI's defaults) and
 ``opusenc --bitrate K`` / ``opusdec --rate 48000`` (resampled back); the actual bitrate (file
-bytes x 8 / duration), the stereo measures of :mod:`aecodec.stereo_metrics` against the source
-and the mono measures of :mod:`aecodec.metrics` on the channel mean. Prints a markdown table of
+bytes x 8 / duration), the stereo measures of :mod:`aecodec.bench.stereo_metrics` against the source
+and the mono measures of :mod:`aecodec.bench.metrics` on the channel mean. Prints a markdown table of
 means (and per-file rows with ``-v``); ``--json`` keeps every row.
 
     OMP_NUM_THREADS=1 python scripts/stereo_bench.py data/heldout_stereo -b 6 12 --opus 12 24
@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from aecodec.audio import mixdown, read_audio, resample
-from aecodec.codec import decode_audio, encode_audio
-from aecodec.metrics import all_metrics, find_delay
-from aecodec.stereo_metrics import stereo_errors
+from aecodec.bench.metrics import all_metrics, find_delay
+from aecodec.bench.stereo_metrics import stereo_errors
+from aecodec.codec.decode import decode_audio
+from aecodec.codec.encode import encode_audio
+from aecodec.dsp.audio import mixdown, read_audio
+from aecodec.dsp.resample import resample
 
 KEYS = ("kbps", "level_db", "coherence", "width_db", "seed_rmse", "mr_rmse", "mel_l1")
 

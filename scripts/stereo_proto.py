@@ -3,8 +3,8 @@
 For each clip: the reference stereo WAV and the current codec's decoded WAV of it (whose
 channel mean is the decoded mid). The script measures the layer's parameters on the
 reference (at the model rate, 22050 Hz, STFT 1024 / 256), rebuilds both channels from the
-decoded mid with :mod:`aecodec.stereo_image` and prints the stereo measures of
-:mod:`aecodec.stereo_metrics` against the reference, plus the mid fold-down's difference to
+decoded mid with :mod:`aecodec.coding.stereo_image` and prints the stereo measures of
+:mod:`aecodec.bench.stereo_metrics` against the reference, plus the mid fold-down's difference to
 the decoded mid.
 
     python scripts/stereo_proto.py --clips DIR --decoded DIR --suffix -aec6 [--slot 8] [--decor module|jsign8|none] [--ipd]
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from aecodec.audio import resample
-from aecodec.stereo_metrics import stereo_errors
-from aecodec import stereo_image as si
+from aecodec.bench.stereo_metrics import stereo_errors
+from aecodec.coding import stereo_image as si
+from aecodec.dsp.resample import resample
 
 RATE, N_FFT, HOP = 22050, 1024, 256
 

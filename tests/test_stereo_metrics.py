@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecodec.stereo_metrics import (
+from aecodec.bench.stereo_metrics import (
     band_index,
     coherence_error,
     level_error_db,

@@ -24,10 +24,12 @@ which keeps the mid exact, follows the complex prediction stereo of MPEG-D USAC.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .entropy import decode_symbols, encode_symbols
-from .errors import FormatError
+from aecodec.coding.zstd import decode_symbols, encode_symbols
+from aecodec.errors import FormatError
 
 BANDS = 20
 """Parameter bands: edges log-spaced from ``F_LO`` to half the rate; band 0 also covers below."""
@@ -36,7 +38,7 @@ SLOT_FRAMES = 8
 """STFT frames per ILD slot (93 ms at 22050 / 256); encoders use 4 from ``FINE_KBPS``."""
 SLOTS = (4, 8)
 """The slot lengths a file may use."""
-FINE_KBPS = 9.0
+FINE_KBPS = 16.0
 ILD_STEP_DB = 3.0
 """(measured: level error 2.06 dB at 2-dB steps, 2.10 at 3 dB, for 0.78 and 0.67 kbps)"""
 ILD_MAX = 8
@@ -52,6 +54,8 @@ almost no mid to rebuild it from, and a stream must never blow the mid up."""
 SIGN_HOLD = 8
 """Frames each decorrelator sign is held (93 ms; shorter holds are smeared by the frames'
 overlap: measured coherence error 0.254 at 1 frame, 0.196 at 8)."""
+SILENT = 1e-10
+"""Energies are floored at this fraction of the chunk's loudest band-slot (100 dB under it)."""
 _TINY = 1e-12
 
 
@@ -94,9 +98,9 @@ def groups(sums: np.ndarray, *, bands: int, slots: int) -> np.ndarray:
 def parameters(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(ild_db, rho)`` from :func:`band_energies` / :func:`group` output: ``ILD`` in dB and
     the complex coherence ``rho = X / sqrt(E_L E_R)`` (``|rho| <= 1``; its real part is the
-    ICC, its angle the IPD). Silent cells (60 dB under the loudest) get ILD 0 and rho 1."""
+    ICC, its angle the IPD). Cells under twice the ``SILENT`` floor get ILD 0 and rho 1."""
     e_l, e_r, x = sums[0].real, sums[1].real, sums[2]
-    floor = 1e-6 * max(float(e_l.max(initial=0.0)), float(e_r.max(initial=0.0))) + _TINY
+    floor = SILENT * max(float(e_l.max(initial=0.0)), float(e_r.max(initial=0.0))) + _TINY
     ild = 10 * np.log10((e_l + floor) / (e_r + floor))
     rho = x / np.sqrt((e_l + floor) * (e_r + floor))
     return ild, np.where((e_l + e_r) < 2 * floor, 1.0 + 0j, rho)
@@ -258,3 +262,16 @@ def unpack_image(data: bytes, *, frames: int, slot: int, name: str, bands: int =
             q_icc.max(initial=0) >= len(ICC_LEVELS):
         raise FormatError(f"{name}: stereo-image symbol out of range")
     return q_ild, q_icc
+
+
+def meta_for(kbps: float) -> dict[str, Any]:
+    """The metadata ``image`` object an encoder writes at ``kbps``."""
+    return {"bands": BANDS, "slot": 4 if kbps >= FINE_KBPS else SLOT_FRAMES,
+            "step_db": ILD_STEP_DB, "icc": [ICC_BANDS, ICC_FRAMES]}
+
+
+def valid_meta(image: Any) -> bool:
+    """Whether a file's ``image`` object is one this version reads."""
+    if not isinstance(image, dict) or type(image.get("slot")) is not int:
+        return False
+    return image["slot"] in SLOTS and image == {**meta_for(0.0), "slot": image["slot"]}

@@ -19,7 +19,7 @@ is better for all three; identical inputs give 0.
   loudest band count.
 
 Signals are ``[samples, 2]`` float arrays; the two are compared over the shorter length. They
-must be time-aligned (codec delay removed) - :mod:`aecodec.metrics` ``find_delay`` does that.
+must be time-aligned (codec delay removed) - :func:`aecodec.bench.metrics.find_delay` does that.
 """
 
 from __future__ import annotations
