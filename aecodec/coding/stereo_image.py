@@ -275,3 +275,8 @@ def valid_meta(image: Any) -> bool:
     if not isinstance(image, dict) or type(image.get("slot")) is not int:
         return False
     return image["slot"] in SLOTS and image == {**meta_for(0.0), "slot": image["slot"]}
+
+
+def slot_of(meta: dict[str, Any]) -> int | None:
+    """The stereo image's slot of a (validated) file's metadata; None without the image."""
+    return int(meta["image"]["slot"]) if meta.get("stereo") == "image" else None
