@@ -39,7 +39,7 @@ def test_encoded_bytes_are_pinned(case: tuple[float, int, int, float, str]) -> N
 PINNED_IMAGE: dict[tuple[float, int, float, str], str] = {
     (7.0, 44100, 6.0, 'ans'): '3c32516a05653d3b',
     (4.0, 16000, 9.0, 'zstd'): '4bcc068edab7279e',
-    (7.0, 44100, 16.0, 'ans'): 'f034a59fb3f6896e',
+    (7.0, 44100, 24.0, 'ans'): '711772217d4ac010',
 }
 
 

@@ -45,7 +45,7 @@ def test_image_file_keeps_a_wide_image(tiny_model: Path) -> None:
     enc = encode_audio(audio, kbps=6, model=model)
     assert enc.meta["stereo"] == "image" and enc.meta["image"]["slot"] == 8
     assert encode_audio(audio, kbps=12, model=model).meta["image"]["slot"] == 8
-    assert encode_audio(audio, kbps=16, model=model).meta["image"]["slot"] == 4
+    assert encode_audio(audio, kbps=24, model=model).meta["image"]["slot"] == 4
     assert all(IMAGE in payload_kinds(c) for c in enc.chunks)
     out, _, damaged = decode_audio(enc.to_bytes(), iters=2)
     assert out.shape == audio.samples.shape and damaged == 0
