@@ -1,4 +1,5 @@
-"""Stereo overhead: how many of a file's bits the parametric-stereo (ILD) stream takes.
+"""Stereo overhead: how many of a file's bits the stereo stream takes (the stereo image, kind 5,
+of new files; the ILD stream, kind 1, of older ones).
 
     python scripts/stereo_overhead.py CLIPS_DIR [--kbps 3 6 12]
 
@@ -32,7 +33,7 @@ def ild_kbps(data: bytes, seconds: float) -> float:
         for _ in range(payload[0]):
             kind, _, n = struct.unpack_from("<BfI", payload, pos)
             pos += 9 + n
-            total += (9 + n) if kind == 1 else 0
+            total += (9 + n) if kind in (1, 5) else 0
     return total * 8 / seconds / 1000
 
 

@@ -53,3 +53,25 @@ def test_visqol_needs_its_optional_package(tmp_path: Path, monkeypatch, tiny_mod
     res = CliRunner().invoke(main, ["bench", str(tmp_path / "a.wav"), "-b", "1", "--visqol",
                                     "--model", str(tiny_model), "--iters", "1"])
     assert res.exit_code == 1 and "pip install visqol-python" in res.stderr
+    res = CliRunner().invoke(main, ["bench", str(tmp_path / "a.wav"), "-b", "1", "--visqol",
+                                    "--model", str(tiny_model), "--iters", "1"])
+    assert res.exit_code == 1 and "pip install visqol-python" in res.stderr
+
+
+def test_bench_adds_stereo_measures_for_two_channel_sources(tmp_path: Path,
+                                                            tiny_model: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    sf.write(clips / "wide.wav", synth_music(3.0, 22050, channels=2), 22050)
+    res = CliRunner().invoke(main, ["bench", str(clips), "-b", "2", "--model", str(tiny_model),
+                                    "--iters", "2", "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.stderr
+    assert "| level_db | coherence | width_db |" in res.stdout
+    row = json.loads((tmp_path / "r.json").read_text())["rows"][0]
+    assert row["level_db"] >= 0 and 0 <= row["coherence"] <= 1 and row["width_db"] >= 0
+    mono = tmp_path / "mono"
+    mono.mkdir()
+    sf.write(mono / "m.wav", synth_music(2.0, 22050), 22050)
+    res = CliRunner().invoke(main, ["bench", str(mono), "-b", "2", "--model", str(tiny_model),
+                                    "--iters", "2"])
+    assert res.exit_code == 0 and "level_db" not in res.stdout

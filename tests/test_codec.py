@@ -79,7 +79,8 @@ def test_silence_round_trips_to_silence_like_output(tiny_model: Path) -> None:
     ("channels", 0, "channels=0"), ("length", -5, "length=-5"), ("frames", 3, "latent shape"),
     ("latent", [8, 10**7], "latent shape"), ("latent", "x", "latent shape"),
     ("quant", {"dtype": "int16"}, "quantizer"), ("coder", "lzma", "coder"),
-    ("ild", None, "stereo"), ("stereo", "5.1", "stereo"),
+    ("image", None, "stereo image"), ("image", {"slot": 8}, "stereo image"),
+    ("stereo", "ild", "stereo 'ild' with ild None"), ("stereo", "5.1", "stereo"),
     ("model", None, "model None"), ("n_fft", True, "n_fft=True"),
 ])
 def test_forged_metadata_refused(tiny_model: Path, key: str, value: object, message: str) -> None:

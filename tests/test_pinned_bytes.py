@@ -2,7 +2,9 @@
 the same ``.aec`` bytes. Re-pinned since, with the reason beside each value: the numpy
 polyphase resampler (within 1.5e-6 of scipy's, exact at 2:1) moved the 16 and 48 kHz inputs'
 bytes; the 22.05 and 44.1 kHz ones are unchanged. Cases: the shipped model, both entropy
-coders, mono and parametric stereo, with and without the residual and peak-phase layers."""
+coders, mono and parametric stereo, with and without the residual and peak-phase layers.
+Stereo is pinned with ``stereo_kind="ild"`` (the level-difference stereo of the time); the
+stereo image has pins of its own."""
 
 from __future__ import annotations
 
@@ -29,5 +31,23 @@ PINNED: dict[tuple[float, int, int, float, str], str] = {
 def test_encoded_bytes_are_pinned(case: tuple[float, int, int, float, str]) -> None:
     seconds, rate, channels, kbps, coder = case
     audio = Audio(synth_music(seconds, rate, seed=3, channels=channels), rate)
-    data = encode_audio(audio, kbps=kbps, coder=coder).to_bytes()
+    data = encode_audio(audio, kbps=kbps, coder=coder, stereo_kind="ild").to_bytes()
     assert hashlib.sha256(data).hexdigest()[:16] == PINNED[case]
+
+
+# stereo image (default): the right channel is part another signal, so the image is not mono
+PINNED_IMAGE: dict[tuple[float, int, float, str], str] = {
+    (7.0, 44100, 6.0, 'ans'): '3c32516a05653d3b',
+    (4.0, 16000, 9.0, 'zstd'): '166eda326770c200',  # numpy resampler (was 4bcc068edab7279e)
+    (7.0, 44100, 24.0, 'ans'): '711772217d4ac010',
+}
+
+
+@pytest.mark.parametrize("case", sorted(PINNED_IMAGE))
+def test_stereo_image_bytes_are_pinned(case: tuple[float, int, float, str]) -> None:
+    seconds, rate, kbps, coder = case
+    x = synth_music(seconds, rate, seed=3, channels=2)
+    x[:, 1] = 0.7 * x[:, 1] + 0.3 * synth_music(seconds, rate, seed=4)[:, 0]
+    enc = encode_audio(Audio(x, rate), kbps=kbps, coder=coder)
+    assert enc.meta["stereo"] == "image"
+    assert hashlib.sha256(enc.to_bytes()).hexdigest()[:16] == PINNED_IMAGE[case]

@@ -84,7 +84,7 @@ def test_stereo_keeps_panning(tmp_path: Path) -> None:
     x = np.stack([left, right], axis=1).astype(np.float32)
     stereo = encode_audio(Audio(x, rate), kbps=6)
     mono = encode_audio(Audio(x, rate), kbps=6, mono=True)
-    assert stereo.meta["stereo"] == "ild" and mono.meta["stereo"] == "none"
+    assert stereo.meta["stereo"] == "image" and mono.meta["stereo"] == "none"
     out, _, _ = decode_audio(stereo.to_bytes())
     assert out.shape == x.shape
 

@@ -3,6 +3,8 @@
 For every audio file and operating point: actual kbps (compressed bytes x 8 / duration, header
 included), the quality measures of :mod:`aecodec.bench.metrics` on the decoded audio (aligned to
 the source first), and encode/decode real-time factors (model load excluded, reported once).
+When a source and its aecodec decode both have two channels, the stereo-image measures of
+:mod:`aecodec.bench.stereo_metrics` (level, coherence and width errors) are added.
 Reference codecs (Opus, MP3, the hand-made DCT magnitude codec) run at settings chosen so their
 ACTUAL bitrate matches. Failures become rows with the reason; the run goes on.
 """
@@ -26,6 +28,8 @@ from aecodec.dsp.audio import AUDIO_SUFFIXES, mixdown, read_audio
 from aecodec.errors import AecError
 
 METRICS = ("seed_rmse", "mr_rmse", "mel_l1", "lsd_db", "snr_db")
+STEREO_METRICS = ("level_db", "coherence", "width_db")
+"""Added for two-channel sources (the reference codecs here code the mono mix-down)."""
 REFERENCES = ("opus", "mp3", "dct", "dct8")
 
 
@@ -98,6 +102,10 @@ def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: 
     row = Row(file=name, codec="aecodec", target_kbps=kbps, setting=f"-b {kbps:g}",
               kbps=len(data) * 8 / audio.duration / 1000, enc_x=audio.duration / (t1 - t0),
               dec_x=audio.duration / (t2 - t1), metrics=measures)
+    src = audio.samples
+    if src.ndim == 2 and src.shape[1] == 2 and out.ndim == 2 and out.shape[1] == 2:
+        from aecodec.bench.stereo_metrics import stereo_errors
+        row.metrics.update(stereo_errors(src, out, rate=audio.rate))
     return _with_visqol(row, ref, deg, audio.rate, visqol)
 
 
@@ -253,7 +261,7 @@ def summarize(rows: Iterable[Row]) -> list[dict[str, Any]]:
             d[key] = float(np.mean(vals)) if vals else math.nan
         d["kbps_max_dev"] = (max(abs(r.kbps / target - 1) for r in rs) if target > 0
                              else math.nan)
-        for m in METRICS + ("visqol",):
+        for m in METRICS + STEREO_METRICS + ("visqol",):
             if all(m in r.metrics for r in rs):
                 d[m] = float(np.mean([r.metrics[m] for r in rs]))
         out.append(d)
@@ -271,15 +279,18 @@ def to_markdown(rows: list[Row], *, verbose: bool = False) -> str:
     """Markdown table of means (and per-file rows when ``verbose``), failures listed last."""
     summary = summarize(rows)
     has_v = any("visqol" in d for d in summary)
+    stereo = [m for m in STEREO_METRICS if any(m in d for d in summary)]
     head = ("| codec | target kbps | actual kbps | max dev | seed_rmse | mr_rmse | mel_l1 | lsd_db "
-            "| snr_db |" + (" visqol |" if has_v else "") + " enc x RT | dec x RT | n |")
-    lines = [head, "|" + "---|" * (12 + has_v)]
+            "| snr_db |" + "".join(f" {m} |" for m in stereo) + (" visqol |" if has_v else "")
+            + " enc x RT | dec x RT | n |")
+    lines = [head, "|" + "---|" * (12 + has_v + len(stereo))]
     for d in summary:
         dev = "-" if math.isnan(d["kbps_max_dev"]) else f"{d['kbps_max_dev'] * 100:.0f}%"
         target = f"{d['target_kbps']:g}" if d["target_kbps"] > 0 else "-"
         vis = (f" {_fmt(d['visqol'], 2)} |" if "visqol" in d else " - |") if has_v else ""
         lines.append(f"| {d['codec']} | {target} | {_fmt(d['kbps'], 2)} | {dev} | " +
-                     " | ".join(_fmt(d[m]) for m in METRICS) + f" |{vis}"
+                     " | ".join(_fmt(d[m]) for m in METRICS) + " |" +
+                     "".join(f" {_fmt(d.get(m, math.nan))} |" for m in stereo) + f"{vis}"
                      f" {_fmt(d['enc_x'], 0)} | {_fmt(d['dec_x'], 0)} | {d['n']} |")
     if verbose:
         lines += ["", "| file | codec | setting | kbps | " + " | ".join(METRICS) + " |",
@@ -302,7 +313,8 @@ def write_json(path: Path, rows: list[Row], info: dict[str, Any]) -> None:
 
 
 def write_csv(path: Path, rows: list[Row]) -> None:
-    fields = list(Row(file="", codec="", target_kbps=0).flat()) + list(METRICS)
+    fields = (list(Row(file="", codec="", target_kbps=0).flat()) + list(METRICS)
+              + list(STEREO_METRICS))
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(fields)), restval="")
         w.writeheader()

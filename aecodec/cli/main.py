@@ -209,7 +209,8 @@ def info(input: Path, as_json: bool) -> None:
         version = f.read(5)[4]  # read_meta checked the header: a version this build reads
     click.echo(f"{input}: aecodec format v{version}, model {meta['model']['id']} "
                f"(sha256 {meta['model']['sha256'][:12]})")
-    coded = "parametric stereo" if meta.get("stereo") == "ild" else "mono"
+    coded = {"ild": "parametric stereo (level differences)",
+             "image": "stereo image (level differences + coherence)"}.get(meta["stereo"], "mono")
     click.echo(f"  audio:   {seconds:.3f} s, {meta['rate']} Hz, {meta['channels']} ch "
                f"(coded as {coded} at {meta['model_rate']} Hz)")
     click.echo(f"  latent:  {meta['latent'][0]} x {meta['latent'][1]}, "
@@ -217,6 +218,11 @@ def info(input: Path, as_json: bool) -> None:
     coder = meta["coder"]
     click.echo(f"  coder:   {coder}" + (" (context-adaptive ANS, tables models/"
                                          f"{coder}.npz)" if coder != "zstd" else ""))
+    if meta["stereo"] == "image":
+        im = meta["image"]
+        click.echo(f"  stereo:  image: ILD in {im['bands']} bands every {im['slot']} frames "
+                   f"({im['step_db']:g}-dB steps), ICC per {im['icc'][0]} bands x "
+                   f"{im['icc'][1]} frames (stream kind 5)")
     if "phase" in meta:
         click.echo(f"  phase:   {meta['phase']['peaks']} peak phases a frame, "
                    f"{meta['phase']['bits']} bits")

@@ -19,6 +19,7 @@ import torch
 
 from aecodec.coding.peakphase import phases_from_symbols
 from aecodec.coding.stereo import ILD_FRAMES, channel_gains, ild_symbols
+from aecodec.coding.stereo_image import channel_spectra, encode_chunk
 from aecodec.dsp.griffinlim import DEFAULT_MOMENTUM, griffin_lim
 from aecodec.dsp.stft import istft, log_abs, magnitude_from_log, stft
 from aecodec.format.meta import model_rate_length
@@ -80,15 +81,18 @@ class ChunkLatent:
     first: int = 0  # index of the chunk's first latent frame in ``context``
     target: np.ndarray | None = None  # float32 [bins, f1 - f0]: the true ln-magnitudes
     phase: np.ndarray | None = None  # float32 [bins, f1 - f0]: true phase (mid; keep_phase)
+    image: tuple[np.ndarray, np.ndarray] | None = None  # stereo image symbols (ILD, ICC)
 
 
 class ChunkEncoder:
     """Feed model-rate samples ``[n, 1]`` (mono) or ``[n, 3]`` (mid, left, right); collect
     :class:`ChunkLatent` for every chunk whose samples (with context) are complete."""
 
-    def __init__(self, net: Autoencoder, layout: Layout, *, keep_phase: bool = False) -> None:
+    def __init__(self, net: Autoencoder, layout: Layout, *, keep_phase: bool = False,
+                 image_slot: int | None = None) -> None:
         self.net, self.lay = net, layout
         self.keep_phase = keep_phase  # ChunkLatent.phase: only the peak-phase layer needs it
+        self.image_slot = image_slot  # stereo input: the stereo image's slot (None: ILD)
         self._buf = np.zeros((0, 0), np.float32)
         self._start = 0  # absolute index of self._buf[0]
         self._have = 0
@@ -128,14 +132,18 @@ class ChunkEncoder:
             e0 = f0 - s0 // lay.hop
             target = logmag[0, :, e0:e0 + f1 - f0].numpy()
             phase = spec0[0, :, e0:e0 + f1 - f0].angle().numpy() if self.keep_phase else None
-            ild = None
+            ild = image = None
             if x.shape[0] == 3:
-                spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop).abs().numpy()
-                e0 = f0 - s0 // lay.hop
-                ild = ild_symbols(spec[0, :, e0:e0 + f1 - f0], spec[1, :, e0:e0 + f1 - f0],
-                                  rate=st.rate, down=ILD_FRAMES)
+                spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop)[:, :, e0:e0 + f1 - f0].numpy()
+                if self.image_slot is not None:
+                    image = encode_chunk(spec[0].astype(np.complex128),
+                                         spec[1].astype(np.complex128), rate=st.rate,
+                                         slot=self.image_slot)
+                else:
+                    ild = ild_symbols(np.abs(spec[0]), np.abs(spec[1]), rate=st.rate,
+                                      down=ILD_FRAMES)
         return ChunkLatent(latent[0, :, first:first + width].numpy(), ild, latent[0].numpy(),
-                           first, target, phase)
+                           first, target, phase, image)
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,7 @@ class ChunkSymbols:
     ild: np.ndarray | None
     residual: np.ndarray | None = None  # float32 [bins, f1 - f0], added to the decoder output
     phase: np.ndarray | None = None  # uint8 [f1 - f0, peaks]: peak-phase symbols (peakphase)
+    image: tuple[np.ndarray, np.ndarray] | None = None  # stereo image symbols (ILD, ICC)
 
 
 class ChunkDecoder:
@@ -157,8 +166,9 @@ class ChunkDecoder:
 
     def __init__(self, net: Autoencoder, layout: Layout, *, stereo: bool,
                  iters: int | None = None, momentum: float = DEFAULT_MOMENTUM,
-                 seed: int = 0) -> None:
+                 seed: int = 0, image_slot: int | None = None) -> None:
         self.net, self.lay, self.stereo = net, layout, stereo
+        self.image_slot = image_slot  # the stereo image's slot (None: ILD or mono)
         self.iters = net.cfg.decode_iters if iters is None else iters
         self.momentum, self.seed = momentum, seed
         self._window: list[ChunkSymbols] = []
@@ -238,16 +248,30 @@ class ChunkDecoder:
                                iters=self.iters, momentum=self.momentum, init_phase=phase0[None],
                                pinned=pinned, hold=hold, return_spec=True)[0]
         self._prev = (f1 - GL_LEFT, spec[:, f1 - GL_LEFT - g0:f1 - g0].clone())
-        if self.stereo and target.ild is not None:
-            gl, gr = channel_gains(target.ild, bins=mag.shape[0], frames=f1 - f0, rate=st.rate,
-                                   down=ILD_FRAMES)
-            gains = [np.pad(g, ((0, 0), (f0 - g0, g1 - f1)), mode="edge") for g in (gl, gr)]
-            chans = [istft(spec[None] * torch.from_numpy(g)[None], n_fft=st.n_fft, hop=st.hop,
-                           length=length)[0] for g in gains]
-        else:
-            chans = [istft(spec[None], n_fft=st.n_fft, hop=st.hop, length=length)[0]]
+        chans = [istft(c[None], n_fft=st.n_fft, hop=st.hop, length=length)[0]
+                 for c in self.channel_spectra(spec, target, g0=g0, g1=g1)]
         seg = torch.stack(chans, dim=1).numpy()
         yield from self._emit(seg, a0, f0 * lay.hop, f1 * lay.hop, last=last)
+
+    def channel_spectra(self, spec: torch.Tensor, target: ChunkSymbols, *, g0: int,
+                        g1: int) -> list[torch.Tensor]:
+        """Per-channel reconstruction: the mid's complex STFT ``[bins, g1 - g0]`` (absolute
+        frames ``g0 .. g1 - 1``) -> one complex STFT per output channel, the same shape (the
+        mid itself for mono; two for stereo). A layer that adds to each channel follows this
+        step."""
+        st = self.net.cfg.stft
+        f0, f1 = self.lay.core(target.index)
+        if self.stereo and target.image is not None and self.image_slot is not None:
+            left, right = channel_spectra(spec.numpy().astype(np.complex128), *target.image,
+                                          rate=st.rate, slot=self.image_slot, f0=f0,
+                                          start=g0 - f0)
+            return [torch.from_numpy(c.astype(np.complex64)) for c in (left, right)]
+        if self.stereo and target.ild is not None:
+            gl, gr = channel_gains(target.ild, bins=spec.shape[0], frames=f1 - f0,
+                                   rate=st.rate, down=ILD_FRAMES)
+            gains = [np.pad(g, ((0, 0), (f0 - g0, g1 - f1)), mode="edge") for g in (gl, gr)]
+            return [spec * torch.from_numpy(g) for g in gains]
+        return [spec]
 
     def _emit(self, seg: np.ndarray, a0: int, r0: int, r1: int, *,
               last: bool) -> Iterator[np.ndarray]:

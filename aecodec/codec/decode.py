@@ -20,6 +20,7 @@ import torch
 from aecodec.codec.chunks import ChunkDecoder, layout_of
 from aecodec.codec.coders import coder_for_file
 from aecodec.codec.parse import chunk_symbols, latent_of, parse_file
+from aecodec.coding import stereo_image
 from aecodec.dsp.griffinlim import DEFAULT_MOMENTUM
 from aecodec.dsp.resample import StreamResampler
 from aecodec.errors import CorruptChunkError, FormatError
@@ -51,10 +52,11 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
     mr = meta["model_rate"]
     k0 = max(0, int(first_out / out_rate * mr) // lay.hop // lay.seg - 1)  # one warm-up chunk
     k1 = min(lay.chunks, math.ceil(last_out / out_rate * mr / lay.hop / lay.seg) + 1)
-    stereo = meta["stereo"] == "ild"
+    stereo = meta["stereo"] in ("ild", "image")
     out_ch = 2 if stereo else meta["channels"]
     coder = coder_for_file(meta, name=name)
-    decoder = ChunkDecoder(net, lay, stereo=stereo, iters=iters, momentum=momentum, seed=seed)
+    decoder = ChunkDecoder(net, lay, stereo=stereo, iters=iters, momentum=momentum, seed=seed,
+                           image_slot=stereo_image.slot_of(meta))
     resampler = StreamResampler(orig_rate=mr, new_rate=out_rate)
     run_start = lay.core(k0)[0] * lay.hop  # model-rate sample where decoded audio begins
     aligned = -(-run_start // resampler.down) * resampler.down

@@ -23,7 +23,7 @@ from aecodec.codec.chunks import ChunkEncoder, ChunkLatent, layout_of
 from aecodec.codec.coders import coder_for_encoding
 from aecodec.codec.layers import BASE_KBPS, chunk_payload
 from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN, RateState
-from aecodec.coding import peakphase
+from aecodec.coding import peakphase, stereo_image
 from aecodec.dsp.audio import Audio, mixdown
 from aecodec.dsp.resample import StreamResampler
 from aecodec.errors import AecError
@@ -54,8 +54,11 @@ class Encoded:
 
 
 def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool,
-              coder: str = "zstd", peaks: int = 0) -> dict[str, Any]:
-    """Container metadata for a file (see docs/format.md)."""
+              coder: str = "zstd", peaks: int = 0, kbps: float = DEFAULT_KBPS,
+              stereo_kind: str = "image") -> dict[str, Any]:
+    """Container metadata for a file (see docs/format.md). ``stereo_kind``: ``"image"`` (the
+    stereo image, its slot chosen for ``kbps``: what encoders write) or ``"ild"`` (level
+    differences only, as files before the image)."""
     net, mmeta = model
     st = net.cfg.stft
     samples = math.ceil(length * st.rate / rate)
@@ -67,9 +70,12 @@ def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bo
         "latent": [net.cfg.latent, -(-frames // net.cfg.down)], "chunk_frames": CHUNK_FRAMES,
         "quant": {"dtype": "int8"}, "coder": coder, "stereo": "none",
     }
-    if stereo:
+    if stereo and stereo_kind == "ild":
         meta["stereo"] = "ild"
         meta["ild"] = dict(ILD_META)
+    elif stereo:
+        meta["stereo"] = "image"
+        meta["image"] = stereo_image.meta_for(kbps)
     if peaks:
         meta["phase"] = peakphase.meta_for(peaks)
     return meta
@@ -84,11 +90,13 @@ def step_range(model: Model) -> tuple[float, float]:
 def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                   mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True,
-                  coder: str | None = None, peaks: int | None = None) -> int:
+                  coder: str | None = None, peaks: int | None = None,
+                  stereo_kind: str = "image") -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
-    Two channels are coded as parametric stereo unless ``mono``; other counts as a mono
-    mix-down. Each chunk's quantizer step is chosen so the whole file, header included, lands
+    Two channels are coded as a stereo image (:mod:`aecodec.coding.stereo_image`; with
+    ``stereo_kind="ild"`` as the level differences alone, as before it) unless ``mono``;
+    other counts as a mono mix-down. Each chunk's quantizer step is chosen so the whole file, header included, lands
     on ``kbps`` (actual bits / duration). ``coder``: ``"zstd"``, ``"ans"`` (the model's
     :mod:`aecodec.coding.ans` tables; :class:`ModelError` if it has none) or None (``"ans"``
     when the model has tables, else ``"zstd"``). ``peaks``: peaks a frame of the peak-phase
@@ -105,15 +113,18 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     peaks = (peakphase.peaks_for(kbps) if peaks is None else peaks) if enhance else 0
     if not 0 <= peaks <= peakphase.MAX_PEAKS:
         raise ValueError(f"encode_blocks() called with peaks={peaks}")
+    if stereo_kind not in ("image", "ild"):
+        raise ValueError(f"encode_blocks() called with stereo_kind={stereo_kind!r}")
     meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo,
-                     coder=streams.name, peaks=peaks)
+                     coder=streams.name, peaks=peaks, kbps=kbps, stereo_kind=stereo_kind)
     lay = layout_of(meta, down=net.cfg.down)
     steps = step_range(model)
     seconds = length / rate
     overhead = 12 + len(container.encode_meta(meta)) + 8 + 8 * lay.chunks
     budget = kbps * 1000 / 8 * seconds - overhead
     resampler = StreamResampler(orig_rate=rate, new_rate=net.cfg.stft.rate)
-    encoder = ChunkEncoder(net, lay, keep_phase=peaks > 0)
+    encoder = ChunkEncoder(net, lay, keep_phase=peaks > 0,
+                           image_slot=stereo_image.slot_of(meta))
     writer = container.AecWriter(out, meta)
     state = RateState()
 
@@ -171,12 +182,12 @@ def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
 
 def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                  mono: bool = False, enhance: bool = True, coder: str | None = None,
-                 peaks: int | None = None) -> Encoded:
+                 peaks: int | None = None, stereo_kind: str = "image") -> Encoded:
     """Encode in-memory audio; see :func:`encode_blocks` (``enhance=False``: base layer only,
     with exactly the quantizer steps a full encode would choose)."""
     buf = io.BytesIO()
     encode_blocks([audio.samples], buf, rate=audio.rate, channels=audio.channels,
                   length=audio.frames, kbps=kbps, model=model, mono=mono, enhance=enhance,
-                  coder=coder, peaks=peaks)
+                  coder=coder, peaks=peaks, stereo_kind=stereo_kind)
     aec = container.unpack(buf.getvalue())
     return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])

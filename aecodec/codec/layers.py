@@ -1,5 +1,6 @@
 """One chunk's payload: the base layer (quantized latent), the enhancement layer (DCT-coded
-ln-magnitude residual), the stereo ILD stream and the peak-phase layer, in its byte budget."""
+ln-magnitude residual), the stereo ILD or stereo-image stream and the peak-phase layer, in its
+byte budget."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import torch
 from aecodec.codec.chunks import ChunkLatent
 from aecodec.codec.coders import StreamCoder
 from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN, RateState
-from aecodec.coding import peakphase
+from aecodec.coding import peakphase, stereo_image
 from aecodec.coding.quantize import SYMBOL_MAX, quantize
 from aecodec.coding.residual import dct_blocks
 from aecodec.coding.stereo import ILD_STEP_DB
-from aecodec.format.payload import ILD, PHASE, RESIDUAL, encode_stream, pack_payload
+from aecodec.format.payload import ILD, IMAGE, PHASE, RESIDUAL, encode_stream, pack_payload
 from aecodec.model.autoencoder import Autoencoder
 
 BASE_KBPS = 0.5
@@ -48,13 +49,16 @@ def chunk_payload(cl: ChunkLatent, *, target_bytes: float, coder: StreamCoder,
     fits ``base_bytes`` (default: all of ``target_bytes``). Enhancement layer, when ``net`` is
     given and bytes remain: the ln-magnitude residual between the chunk and what the decoder
     makes of the base layer, DCT-coded (:mod:`aecodec.coding.residual`) at the finest scale
-    that fits. The ILD stream, if any, is coded as is. ``state`` carries the last step and
+    that fits. The ILD or stereo-image stream, if any, is coded as is (its bytes come out of the
+chunk's budget, so the file stays on its rate). ``state`` carries the last step and
     residual scale from chunk to chunk, so each search starts near its answer. ``peaks``: add
     the peak-phase layer (:mod:`aecodec.coding.peakphase`) with that many peaks a frame after
     the residual, its size estimated from the previous chunk's and reserved before the
     residual's search.
     """
     extra = [(ILD, ILD_STEP_DB, encode_stream(cl.ild))] if cl.ild is not None else []
+    if cl.image is not None:
+        extra.append((IMAGE, stereo_image.ILD_STEP_DB, stereo_image.pack_image(*cl.image)))
     budget = min(target_bytes, base_bytes) if base_bytes is not None else target_bytes
     # never finer than the step at which the largest value still fits an int8 symbol: clamped
     # symbols cost quality (measured: l1 0.57 -> 1.24 on rock at step 0.08) and save nothing

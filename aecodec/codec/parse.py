@@ -1,4 +1,5 @@
-"""Chunk payloads -> the symbols the decoder needs: dequantized latent, ILD, residual, phases."""
+"""Chunk payloads -> the symbols the decoder needs: dequantized latent, ILD or stereo image,
+residual, phases."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import numpy as np
 from aecodec.codec.chunks import ChunkSymbols, Layout, layout_of
 from aecodec.codec.coders import StreamCoder, coder_for_file
 from aecodec.codec.ratecontrol import STEP_MAX
-from aecodec.coding import peakphase
+from aecodec.coding import peakphase, stereo_image
 from aecodec.coding.stereo import BANDS, ILD_FRAMES
 from aecodec.errors import FormatError
 from aecodec.format import container
-from aecodec.format.payload import ILD, LATENT, PHASE, RESIDUAL, unpack_payload
+from aecodec.format.payload import ILD, IMAGE, LATENT, PHASE, RESIDUAL, unpack_payload
 from aecodec.model.autoencoder import Autoencoder
 
 
@@ -25,13 +26,20 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
     width = -(-(f1 - f0) // lay.down)
     channels = meta["latent"][0]
     stereo = meta["stereo"] == "ild"
+    slot = stereo_image.slot_of(meta)
     ild_width = -(-(f1 - f0) // ILD_FRAMES)
-    if payload is None:
+    if payload is None:  # damaged: silence-like latent, centred and coherent stereo
+        image = None
+        if slot is not None:
+            s_ild, s_icc = stereo_image.shapes(frames=f1 - f0, slot=slot)
+            image = (np.zeros(s_ild, np.int8), np.zeros(s_icc, np.int8))
         return ChunkSymbols(k, np.full((channels, width), 0, np.float32), STEP_MAX,
-                            np.zeros((BANDS, ild_width), np.int8) if stereo else None)
+                            np.zeros((BANDS, ild_width), np.int8) if stereo else None,
+                            image=image)
     shapes = {LATENT: (channels, width), **({ILD: (BANDS, ild_width)} if stereo else {})}
     label = f"{name}: chunk {k + 1} of {lay.chunks}"
-    streams = unpack_payload(payload, shapes=shapes, name=label, raw_latent=coder.raw_latent)
+    streams = unpack_payload(payload, shapes=shapes, name=label, raw_latent=coder.raw_latent,
+                             raw=(IMAGE,) if slot is not None else ())
     step, data = streams[LATENT]
     symbols = coder.decode_latent(data, step=step, shape=(channels, width), name=label)
     ild = streams[ILD][1] if stereo else None
@@ -51,8 +59,17 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
             raise TypeError("unpack_payload() returns the phase stream as bytes")
         phase = peakphase.parse_symbols(raw, frames=f1 - f0, count=meta["phase"]["peaks"],
                                         name=label)
+    image = None
+    if slot is not None:
+        img_step, raw = streams[IMAGE]
+        if not isinstance(raw, bytes):
+            raise TypeError("unpack_payload() returns the stereo-image stream as bytes")
+        if img_step != stereo_image.ILD_STEP_DB:
+            raise FormatError(f"{label}: stereo-image step {img_step!r} is not "
+                              f"{stereo_image.ILD_STEP_DB}")
+        image = stereo_image.unpack_image(raw, frames=f1 - f0, slot=slot, name=label)
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
-                        ild if isinstance(ild, np.ndarray) else None, residual, phase)
+                        ild if isinstance(ild, np.ndarray) else None, residual, phase, image)
 
 
 def parse_file(aec: container.AecFile, *, name: str,

@@ -57,7 +57,7 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     meta, _ = read_meta(src)  # a foreign or damaged file is refused before torch is imported
     from aecodec.codec.decode import decode_to
     out_rate = rate or meta["rate"]
-    channels = 2 if meta.get("stereo") == "ild" else meta["channels"]
+    channels = 2 if meta.get("stereo") in ("ild", "image") else meta["channels"]
     if start * meta["rate"] >= meta["length"]:
         raise AecError(f"{src}: --start {start:g} s is past the end "
                        f"({meta['length'] / meta['rate']:.2f} s)")

@@ -13,6 +13,7 @@ from typing import Any
 
 from aecodec.coding.peakphase import valid_meta as valid_phase_meta
 from aecodec.coding.stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
+from aecodec.coding.stereo_image import valid_meta as valid_image_meta
 from aecodec.dsp.audio import MAX_CHANNELS, MAX_RATE, MIN_RATE
 from aecodec.errors import FormatError
 from aecodec.format import container
@@ -56,9 +57,11 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
     if coder != "zstd" and not (isinstance(coder, str) and re.fullmatch(r"ans-[0-9a-f]{12}", coder)):
         raise bad(f"coder {coder!r}")
     stereo = meta.get("stereo")
-    if stereo not in ("none", "ild") or (stereo == "ild" and (
+    if stereo not in ("none", "ild", "image") or (stereo == "ild" and (
             meta["channels"] != 2 or meta.get("ild") != ILD_META)):
         raise bad(f"stereo {stereo!r} with ild {meta.get('ild')!r}")
+    if stereo == "image" and (meta["channels"] != 2 or not valid_image_meta(meta.get("image"))):
+        raise bad(f"stereo image {meta.get('image')!r} with {meta['channels']} channels")
     if "phase" in meta and not valid_phase_meta(meta["phase"]):
         raise bad(f"phase layer {meta['phase']!r}")
     mod = meta.get("model")

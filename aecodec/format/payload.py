@@ -13,6 +13,8 @@ the latent is a zstd frame and the residual an :mod:`aecodec.coding.residual` st
 ``"ans-<sha>"`` coder both are ANS words of :mod:`aecodec.coding.ans` (no DCT header: the shape
 comes from the metadata) and steps lie on its grid. The ILD stream is zstd in both. Kind 3,
 optional, is the peak-phase layer (:mod:`aecodec.coding.peakphase`; ``step`` = the phase quantum).
+Kind 5 is the stereo image (:mod:`aecodec.coding.stereo_image`; ``step`` = dB per ILD symbol),
+left as bytes and required when the caller names it in ``raw``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 from aecodec.coding.zstd import ZSTD_LEVEL, decode_symbols, encode_symbols
 from aecodec.errors import FormatError
 
-LATENT, ILD, RESIDUAL, PHASE = 0, 1, 2, 3
+LATENT, ILD, RESIDUAL, PHASE, IMAGE = 0, 1, 2, 3, 5
 _STREAM = struct.Struct("<BfI")
 
 
@@ -38,11 +40,13 @@ def pack_payload(streams: list[tuple[int, float, bytes]]) -> bytes:
 
 
 def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]], name: str,
-                   raw_latent: bool = False) -> dict[int, tuple[float, np.ndarray | bytes]]:
+                   raw_latent: bool = False,
+                   raw: tuple[int, ...] = ()) -> dict[int, tuple[float, np.ndarray | bytes]]:
     """Payload -> ``{kind: (step, symbols int8 shaped shapes[kind])}`` plus, if present,
     ``{RESIDUAL: (scale, raw bytes)}``; every kind in ``shapes`` must be present exactly once,
     nothing else, no trailing bytes. ``raw_latent``: the latent stream is left as bytes (an
-    ``ans`` coder's stream, :mod:`aecodec.coding.ans`)."""
+    ``ans`` coder's stream, :mod:`aecodec.coding.ans`). ``raw``: further kinds that must be
+    present once, returned as bytes (the stereo image)."""
     if not payload:
         raise FormatError(f"{name}: empty payload")
     count, pos = payload[0], 1
@@ -52,21 +56,22 @@ def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]], name: 
             raise FormatError(f"{name}: payload truncated (stream header)")
         kind, step, n = _STREAM.unpack_from(payload, pos)
         pos += _STREAM.size
-        if (kind not in shapes and kind not in (RESIDUAL, PHASE)) or kind in found:
+        if (kind not in shapes and kind not in (RESIDUAL, PHASE, *raw)) or kind in found:
             raise FormatError(f"{name}: unexpected stream kind {kind}")
         if not (math.isfinite(step) and 0 < step < 1e6):
             raise FormatError(f"{name}: invalid quantizer step {step!r}")
         if pos + n > len(payload):
             raise FormatError(f"{name}: payload truncated (stream of {n} bytes)")
-        if kind in (RESIDUAL, PHASE) or (kind == LATENT and raw_latent):
+        if kind in (RESIDUAL, PHASE, *raw) or (kind == LATENT and raw_latent):
             found[kind] = (float(step), payload[pos:pos + n])
         else:
             rows, width = shapes[kind]
             found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows,
                                                        frames=width, name=name))
         pos += n
-    if pos != len(payload) or set(found) - {RESIDUAL, PHASE} != set(shapes):
-        raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected {sorted(shapes)}")
+    if pos != len(payload) or set(found) - {RESIDUAL, PHASE} != set(shapes) | set(raw):
+        raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected "
+                          f"{sorted(set(shapes) | set(raw))}")
     return found
 
 
