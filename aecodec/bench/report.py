@@ -36,7 +36,7 @@ import soundfile as sf
 
 from aecodec import __version__
 from aecodec.bench.report_assets import EARLY_SCRIPT, SCRIPT, STYLE
-from aecodec.bench.run import METRICS, Row, summarize
+from aecodec.bench.run import METRICS, Row
 from aecodec.bench.spectrogram import (
     DIFF_CMAP,
     DIFF_DB,
@@ -47,6 +47,7 @@ from aecodec.bench.spectrogram import (
     mel_db,
     spec_png,
 )
+from aecodec.bench.table import summarize
 from aecodec.dsp.audio import fit_length
 from aecodec.errors import AecError
 
@@ -217,8 +218,8 @@ def machine_info() -> dict[str, str]:
 
 
 def rd_plot_png(rows: Sequence[Row]) -> bytes:
-    """The bench rate-distortion plot (:func:`aecodec.bench.run.plot_rd`) as PNG bytes."""
-    from aecodec.bench.run import plot_rd
+    """The bench rate-distortion plot (:func:`aecodec.bench.table.plot_rd`) as PNG bytes."""
+    from aecodec.bench.table import plot_rd
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rd.png"

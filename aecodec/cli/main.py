@@ -272,7 +272,8 @@ def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | Non
           plot_path: Path | None, diagnose: bool, visqol: bool, html_path: Path | None,
           html_audio: str, html_seconds: float, verbose: bool) -> None:
     """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""
-    from aecodec.bench.run import plot_rd, run_bench, to_markdown, write_csv, write_json
+    from aecodec.bench.run import run_bench
+    from aecodec.bench.table import plot_rd, to_markdown, write_csv, write_json
     rates = _csv_floats(bitrates)
     refs = [c.strip() for c in against.split(",") if c.strip()]
     report = None
