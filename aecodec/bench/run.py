@@ -3,8 +3,7 @@
 For every audio file and operating point: actual kbps (compressed bytes x 8 / duration, header
 included), the quality measures of :mod:`aecodec.bench.metrics` on the decoded audio (aligned to
 the source first), and encode/decode real-time factors (model load excluded, reported once).
-When a source and its aecodec decode both have two channels, the stereo-image measures of
-:mod:`aecodec.bench.stereo_metrics` (level, coherence and width errors) are added.
+Two-channel sources and decodes add the stereo measures of :mod:`aecodec.bench.stereo_metrics`.
 Reference codecs (Opus, MP3, the hand-made DCT magnitude codec) run at settings chosen so their
 ACTUAL bitrate matches. Failures become rows with the reason; the run goes on.
 """
@@ -22,12 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from aecodec.bench.stereo_metrics import stereo_measures
 from aecodec.dsp.audio import AUDIO_SUFFIXES, mixdown, read_audio
 from aecodec.errors import AecError
 
 METRICS = ("seed_rmse", "mr_rmse", "mel_l1", "lsd_db", "snr_db")
-STEREO_METRICS = ("level_db", "coherence", "width_db")
-"""Added for two-channel sources (the reference codecs here code the mono mix-down)."""
 REFERENCES = ("opus", "mp3", "dct", "dct8")
 
 
@@ -100,10 +98,7 @@ def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: 
     row = Row(file=name, codec="aecodec", target_kbps=kbps, setting=f"-b {kbps:g}",
               kbps=len(data) * 8 / audio.duration / 1000, enc_x=audio.duration / (t1 - t0),
               dec_x=audio.duration / (t2 - t1), metrics=measures)
-    src = audio.samples
-    if src.ndim == 2 and src.shape[1] == 2 and out.ndim == 2 and out.shape[1] == 2:
-        from aecodec.bench.stereo_metrics import stereo_errors
-        row.metrics.update(stereo_errors(src, out, rate=audio.rate))
+    row.metrics.update(stereo_measures(audio.samples, out, rate=audio.rate))
     return _with_visqol(row, ref, deg, audio.rate, visqol)
 
 

@@ -33,6 +33,9 @@ LEVEL_RANGE_DB = 40.0
 WIDTH_CLAMP_DB = 60.0
 WIDTH_RANGE_DB = 60.0
 _TINY = 1e-20
+STEREO_METRICS = ("level_db", "coherence", "width_db")
+"""The keys of :func:`stereo_errors` (``bench`` columns for two-channel files; its reference
+codecs code the mono mix-down, so only aecodec rows have them)."""
 
 
 def _stft(x: np.ndarray) -> np.ndarray:
@@ -158,3 +161,9 @@ def stereo_errors(ref: np.ndarray, deg: np.ndarray, *, rate: int) -> dict[str, f
     a, b = _pair(ref, deg, rate)
     return {"level_db": _level(a, b), "coherence": _coherence(a, b, rate),
             "width_db": _width_err(a, b)}
+
+
+def stereo_measures(ref: np.ndarray, deg: np.ndarray, *, rate: int) -> dict[str, float]:
+    """:func:`stereo_errors` when both signals are ``[samples, 2]``, else ``{}``."""
+    two = all(np.ndim(x) == 2 and np.shape(x)[1] == 2 for x in (ref, deg))
+    return stereo_errors(ref, deg, rate=rate) if two else {}
