@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from aecodec.bench.run import METRICS, STEREO_METRICS, Row
+from aecodec.bench.run import METRICS, Row
+from aecodec.bench.stereo_metrics import STEREO_METRICS
 from aecodec.errors import AecError
 
 
