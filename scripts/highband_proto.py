@@ -35,6 +35,14 @@ def envelope_bits(q: np.ndarray) -> float:
     return 8.0 * len(encode_envelope(q))
 
 
+def narrow(ref: np.ndarray, deg: np.ndarray, rate: int, prefix: str) -> dict[str, float]:
+    """Today's 22 kHz measures (they must not get worse)."""
+    from aecodec.bench.metrics import mel_l1, mr_rmse, seed_rmse
+    return {f"{prefix}ln22": seed_rmse(ref, deg, rate=rate),
+            f"{prefix}mr22": mr_rmse(ref, deg, rate=rate),
+            f"{prefix}mel22": mel_l1(ref, deg, rate=rate)}
+
+
 def fit(pool: str, points: list[tuple[int, float]]) -> None:
     """Fit the envelope tables' ratios on the clips in ``pool`` (the training pool)."""
     from aecodec.coding import highband_code as hc
@@ -63,7 +71,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
         n_slots = int(hb.slot_of_time(np.array([secs]), slot=args.slot)[0]) + 1
         env = hb.analyze(ref, rate=rate, x0=0, s0=0, s1=n_slots, slot=args.slot, bands=bands)
         q = hb.quantize(env, step=args.step)
-        qd = {s: q[:, s] for s in range(q.shape[1])}
+        qd = {s: hb.dequantize(q[:, s], step=args.step) for s in range(q.shape[1])}
         bits = envelope_bits(q)
         for kbps in args.kbps:
             dec_path = Path(args.decoded) / f"{clip.stem}.b{kbps:g}.wav"
@@ -73,11 +81,13 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
             assert r2 == rate
             deg = deg if deg.ndim == 1 else deg.mean(axis=1)
             base = fullband_metrics(ref, deg, rate=rate)
-            out = hb.synthesize(deg[:, None], rate=rate, q=qd, slot=args.slot, step=args.step,
+            out = hb.synthesize(deg[:, None], rate=rate, env=qd, slot=args.slot,
                                 bands=bands)[:, 0]
             if args.write:
                 sf.write(Path(args.write) / f"{clip.stem}.b{kbps:g}.hb.wav", out, rate)
             new = fullband_metrics(ref, out, rate=rate)
+            new.update(narrow(ref, out, rate, ""))
+            new.update(narrow(ref, deg, rate, "base_"))
             row = {"clip": clip.stem, "codec": f"aecodec-{kbps:g}", "hb_kbps": bits / secs / 1000,
                    **{f"base_{k}": v for k, v in base.items()}, **new}
             rows.append(row)
@@ -111,7 +121,7 @@ def main() -> None:
         return
     rows = run(args)
     keys = ["mel_fb", "mr_fb", "hf_db", "hb_kbps", "base_mel_fb", "base_mr_fb", "base_hf_db",
-            "kbps"]
+            "kbps", "ln22", "mr22", "mel22", "base_ln22", "base_mr22", "base_mel22"]
     for codec in dict.fromkeys(str(r["codec"]) for r in rows):
         rs = [r for r in rows if r["codec"] == codec]
         means = {k: float(np.mean([float(r[k]) for r in rs])) for k in keys if k in rs[0]}

@@ -201,23 +201,22 @@ def band_gains(copy_psd: np.ndarray, target_db: np.ndarray, *, rate: int,
     return out
 
 
-def envelope_at(q: dict[int, np.ndarray], frames: np.ndarray, *, rate: int, slot: int,
-                step: float, bands: int) -> np.ndarray:
+def envelope_at(env: dict[int, np.ndarray], frames: np.ndarray, *, rate: int, slot: int,
+                bands: int) -> np.ndarray:
     """Target dB ``[bands, T]`` at output frames ``frames`` (absolute indices, centres at
-    ``t HOP / rate``), linear between slot centres; ``q`` maps slot -> symbols ``[bands]``
-    (a missing slot is empty)."""
+    ``t HOP / rate``), linear in dB between slot centres; ``env`` maps slot -> dB ``[bands]``
+    (``-inf``: empty; a missing slot is empty). Next to an empty slot the coded one holds for
+    half a slot."""
     t = frames * HOP / rate
     pos = t * MODEL_RATE / MODEL_HOP / slot - (slot - 1) / (2 * slot)
     s_a = np.floor(pos).astype(np.int64)
     w = pos - s_a
-    empty = np.zeros(bands, np.int64)
-    qa = np.stack([q.get(int(s), empty) for s in s_a], axis=1)
-    qb = np.stack([q.get(int(s) + 1, empty) for s in s_a], axis=1)
-    da, db = dequantize(qa, step=step), dequantize(qb, step=step)
-    # interpolate in dB where both ends are coded; an empty end holds the other for half a slot
-    out = np.where(np.isfinite(da) & np.isfinite(db), da * (1 - w) + db * w,
-                   np.where(w < 0.5, da, db))
-    return out
+    empty = np.full(bands, -np.inf)
+    da = np.stack([env.get(int(s), empty)[:bands] for s in s_a], axis=1)
+    db = np.stack([env.get(int(s) + 1, empty)[:bands] for s in s_a], axis=1)
+    with np.errstate(invalid="ignore"):
+        mixed = da * (1 - w) + db * w
+    return np.where(np.isfinite(da) & np.isfinite(db), mixed, np.where(w < 0.5, da, db))
 
 
 def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *, rate: int,
@@ -241,8 +240,8 @@ def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *,
     return y * (w / (float(np.sum(w ** 2)) / HOP))
 
 
-def synthesize(low: np.ndarray, *, rate: int, q: dict[int, np.ndarray], slot: int,
-               step: float, bands: int) -> np.ndarray:
+def synthesize(low: np.ndarray, *, rate: int, env: dict[int, np.ndarray], slot: int,
+               bands: int) -> np.ndarray:
     """Whole-signal reference of the decoder: ``low [n, ch]`` at ``rate`` -> ``[n, ch]`` with
     the high band (what the streaming decoder produces, in one call)."""
     n, ch = low.shape
@@ -254,7 +253,8 @@ def synthesize(low: np.ndarray, *, rate: int, q: dict[int, np.ndarray], slot: in
     starts = (np.arange(-2, t_last + 1) * HOP - N_FFT // 2) + pad_l
     idx = starts[:, None] + np.arange(N_FFT)[None]
     seg = padded[:, idx]  # [ch, T + 2, N]
-    target = envelope_at(q, frames, rate=rate, slot=slot, step=step, bands=bands)
+    bands = min(bands, band_count(rate))
+    target = envelope_at(env, frames, rate=rate, slot=slot, bands=bands)
     y = render_frames(seg, frames, target, rate=rate, bands=bands)
     out = np.zeros_like(padded)
     for i, s in enumerate(starts[1:-1]):
