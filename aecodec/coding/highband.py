@@ -34,8 +34,8 @@ FLOOR_DB = -150.0
 MAX_SYMBOL = 100
 EMPTY_BELOW_SOURCE_DB = 70.0
 """A band more than this below the slot's 5.5-11 kHz PSD is coded as empty."""
-MAX_BOOST_DB = 6.0
-"""Most :func:`crossover_gain` undoes of the resampler's roll-off."""
+MAX_BOOST_DB = 12.0
+"""Most :func:`crossover_gain` undoes of the resamplers' roll-off."""
 
 
 def band_count(rate: int) -> int:
@@ -132,20 +132,32 @@ def dequantize(q: np.ndarray, *, step: float) -> np.ndarray:
     return np.where(q > 0, FLOOR_DB + (q - 1) * step, -np.inf)
 
 
-@lru_cache(maxsize=16)
-def crossover_gain(rate: int) -> np.ndarray:
-    """Per-bin gain ``[N_FFT//2+1]`` at output ``rate`` that undoes the roll-off of the
-    22050 Hz -> ``rate`` polyphase resampler (``scipy.signal.resample_poly``'s Kaiser
-    filter) below 11025 Hz, at most :data:`MAX_BOOST_DB`, and removes its image above."""
+def _resampler_response(rate: int, f: np.ndarray) -> np.ndarray:
+    """``|H(f)|`` of ``scipy.signal.resample_poly``'s filter between 22050 Hz and ``rate``
+    (a Kaiser-windowed sinc, cut off at 11025 Hz; the same design either way)."""
     r = Fraction(rate, MODEL_RATE)
     up, down = r.numerator, r.denominator
     m = max(up, down)
     h = firwin(2 * 10 * m + 1, 1.0 / m, window=("kaiser", 5.0))
+    _, resp = freqz(h, worN=f, fs=MODEL_RATE * up)  # both directions filter at this rate
+    return np.abs(resp)
+
+
+@lru_cache(maxsize=16)
+def crossover_gain(rate: int, source_rate: int) -> np.ndarray:
+    """Per-bin gain ``[N_FFT//2+1]`` at output ``rate`` that undoes the roll-off below 11025
+    Hz of the two resamplers the low band went through (``source_rate`` -> 22050 Hz in the
+    encoder, 22050 Hz -> ``rate`` in the decoder), at most :data:`MAX_BOOST_DB`, and removes
+    the image above 11025 Hz."""
     f = np.arange(N_FFT // 2 + 1) * rate / N_FFT
-    _, resp = freqz(h, worN=f[f < CROSSOVER], fs=MODEL_RATE * up)
+    band = f < CROSSOVER
+    resp = np.ones(int(band.sum()))
+    for r in {source_rate, rate} if source_rate != rate else (rate,):
+        resp = resp * _resampler_response(r, f[band])
+    if source_rate == rate:
+        resp = resp ** 2
     g = np.zeros(len(f))
-    g[f < CROSSOVER] = np.minimum(1.0 / np.maximum(np.abs(resp), 1e-9),
-                                  10 ** (MAX_BOOST_DB / 20))
+    g[band] = np.minimum(1.0 / np.maximum(resp, 1e-9), 10 ** (MAX_BOOST_DB / 20))
     g[f < 0.8 * CROSSOVER] = 1.0
     return g
 
@@ -220,7 +232,7 @@ def envelope_at(env: dict[int, np.ndarray], frames: np.ndarray, *, rate: int, sl
 
 
 def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *, rate: int,
-                  bands: int) -> np.ndarray:
+                  bands: int, source_rate: int) -> np.ndarray:
     """Frames of the output: low band (image removed, roll-off undone) plus the scaled copy-up.
 
     ``seg [ch, T + 2, N_FFT]``: raw samples of frames ``frames[0] - 1 .. frames[-1] + 1`` of the
@@ -229,7 +241,7 @@ def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *,
     overlap-add (the sum over frames of these is the output signal)."""
     w = _window()
     spec = np.fft.rfft(seg * w, axis=-1).swapaxes(-1, -2)  # [ch, bins, T + 2]
-    low = spec * crossover_gain(rate)[:, None]
+    low = spec * crossover_gain(rate, source_rate)[:, None]
     ext = np.concatenate([frames[:1] - 1, frames, frames[-1:] + 1])
     copy = transpose(low, ext, rate=rate)
     mid = copy.mean(axis=0)
@@ -241,7 +253,7 @@ def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *,
 
 
 def synthesize(low: np.ndarray, *, rate: int, env: dict[int, np.ndarray], slot: int,
-               bands: int) -> np.ndarray:
+               bands: int, source_rate: int | None = None) -> np.ndarray:
     """Whole-signal reference of the decoder: ``low [n, ch]`` at ``rate`` -> ``[n, ch]`` with
     the high band (what the streaming decoder produces, in one call)."""
     n, ch = low.shape
@@ -255,7 +267,8 @@ def synthesize(low: np.ndarray, *, rate: int, env: dict[int, np.ndarray], slot: 
     seg = padded[:, idx]  # [ch, T + 2, N]
     bands = min(bands, band_count(rate))
     target = envelope_at(env, frames, rate=rate, slot=slot, bands=bands)
-    y = render_frames(seg, frames, target, rate=rate, bands=bands)
+    y = render_frames(seg, frames, target, rate=rate, bands=bands,
+                      source_rate=source_rate or rate)
     out = np.zeros_like(padded)
     for i, s in enumerate(starts[1:-1]):
         out[:, s:s + N_FFT] += y[:, i]

@@ -85,9 +85,10 @@ class HighbandSynth:
     ``start`` and :meth:`flush` at the end. Samples before ``start`` count as silence (after a
     seek they are the warm-up that the decoder discards)."""
 
-    def __init__(self, *, rate: int, bands: int, slot: int, channels: int,
-                 start: int = 0) -> None:
+    def __init__(self, *, rate: int, bands: int, slot: int, channels: int, start: int = 0,
+                 source_rate: int | None = None) -> None:
         self.rate, self.slot, self.channels = rate, slot, channels
+        self.source_rate = source_rate or rate
         self.bands = min(bands, hb.band_count(rate))
         self.env: dict[int, np.ndarray] = {}
         self._buf = np.zeros((0, channels), np.float64)  # input from absolute self._b0
@@ -123,7 +124,8 @@ class HighbandSynth:
         frames = np.arange(t0, t1)
         target = hb.envelope_at(self.env, frames, rate=self.rate, slot=self.slot,
                                 bands=self.bands)
-        y = hb.render_frames(seg, frames, target, rate=self.rate, bands=self.bands)
+        y = hb.render_frames(seg, frames, target, rate=self.rate, bands=self.bands,
+                             source_rate=self.source_rate)
         end = (t1 - 1) * hb.HOP + half
         need = end - self._o0
         if need > len(self._acc):
