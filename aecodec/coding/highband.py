@@ -193,8 +193,8 @@ def band_gains(copy_psd: np.ndarray, target_db: np.ndarray, *, rate: int,
 
     ``copy_psd [bins, T + 2]``: PSD of the (mid) copy-up with one frame each side;
     ``target_db [bands, T]``: the envelope at each frame. Each band's gain is the ratio of its
-    target to its copy energy (mean PSD over the band and 3 frames), linear in dB between band
-    centres, 0 where the target is empty or outside the bands."""
+    target to its copy energy (mean PSD over the band and 3 frames), linear in amplitude
+    between band centres, 0 where the target is empty or outside the bands."""
     masks = band_masks(rate, bands)
     sm = copy_psd[:, :-2] + copy_psd[:, 1:-1] + copy_psd[:, 2:]
     e = np.stack([sm[m].mean(axis=0) / 3 for m in masks])  # [bands, T]
@@ -202,14 +202,22 @@ def band_gains(copy_psd: np.ndarray, target_db: np.ndarray, *, rate: int,
         g_db = np.where(np.isfinite(target_db), target_db - 10 * np.log10(np.maximum(e, 1e-30)),
                         -np.inf)
     g_db = np.minimum(g_db, 60.0)
+    lin = 10 ** (np.where(np.isfinite(g_db), g_db, -300) / 20)  # [bands, T]
+    # interpolate amplitude (not dB) so an empty band fades into its neighbour
+    return _interp_matrix(rate, bands) @ lin
+
+
+@lru_cache(maxsize=16)
+def _interp_matrix(rate: int, bands: int) -> np.ndarray:
+    """``[bins, bands]``: linear interpolation between the bands' centre frequencies (held
+    beyond the first and last), 0 outside the bands."""
+    masks = band_masks(rate, bands)
     f = np.arange(N_FFT // 2 + 1) * rate / N_FFT
     centres = np.array([f[m].mean() for m in masks])
-    lin = 10 ** (np.where(np.isfinite(g_db), g_db, -300) / 20)  # [bands, T]
-    out = np.zeros((len(f), lin.shape[1]))
     inside = masks.any(axis=0)
-    for t in range(lin.shape[1]):
-        # interpolate amplitude (not dB) so an empty band fades into its neighbour
-        out[inside, t] = np.interp(f[inside], centres, lin[:, t])
+    out = np.zeros((len(f), bands))
+    for b in range(bands):
+        out[inside, b] = np.interp(f[inside], centres, np.eye(bands)[b])
     return out
 
 
