@@ -23,8 +23,8 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from aecodec.bench.fullband_metrics import fullband_metrics  # noqa: E402
-from aecodec.coding import highband as hb  # noqa: E402
+from aecodec.bench.fullband_metrics import fullband_metrics
+from aecodec.coding import highband as hb
 
 
 def envelope_bits(q: np.ndarray) -> float:

@@ -91,3 +91,16 @@ def test_visqol_fb_sees_the_high_band() -> None:
     low = sosfiltfilt(butter(12, 11000, "lowpass", fs=FB_RATE, output="sos"), x)
     same, dull = visqol_fb(x, x, rate=FB_RATE), visqol_fb(x, low, rate=FB_RATE)
     assert same > 4.5 and dull < same - 0.3
+
+
+def test_bench_table_shows_full_band_columns_when_measured() -> None:
+    from aecodec.bench.run import Row, to_markdown
+
+    base = {"seed_rmse": 1.0, "mr_rmse": 0.3, "mel_l1": 0.1, "lsd_db": 9.0, "snr_db": 0.0}
+    narrow = [Row(file="a.wav", codec="aecodec", target_kbps=6.0, kbps=6.0, metrics=base)]
+    assert "mel_fb" not in to_markdown(narrow)
+    wide = [Row(file="a.wav", codec="aecodec", target_kbps=6.0, kbps=6.0,
+                metrics={**base, "mel_fb": 0.15, "mr_fb": 0.3, "hf_db": 2.0})]
+    table = to_markdown(wide).splitlines()
+    assert "| mel_fb | mr_fb | hf_db |" in table[0]
+    assert "| 0.150 | 0.300 | 2.000 |" in table[2]
