@@ -110,8 +110,8 @@ def analyze(x: np.ndarray, *, rate: int, x0: int, s0: int, s1: int, slot: int,
         mean = sums / np.maximum(count, 1)
         with np.errstate(divide="ignore"):
             out[b] = np.where(mean > 0, 10 * np.log10(np.maximum(mean, 1e-300)), -np.inf)
-    srcv = np.bincount(slots[keep], weights=psd[keep][:, src].mean(axis=1), minlength=s1 - s0)
-    srcv = srcv / np.maximum(np.bincount(slots[keep], minlength=s1 - s0), 1)
+    src_sum = np.bincount(slots[keep], weights=psd[keep][:, src].mean(axis=1), minlength=s1 - s0)
+    srcv = src_sum / np.maximum(np.bincount(slots[keep], minlength=s1 - s0), 1)
     with np.errstate(divide="ignore"):
         src_db = 10 * np.log10(np.maximum(srcv, 1e-300))
     out[out < src_db[None] - EMPTY_BELOW_SOURCE_DB] = -np.inf
