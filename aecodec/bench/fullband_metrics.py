@@ -31,6 +31,8 @@ FB_N_FFT, FB_HOP, FB_MELS, FB_FMAX = 2048, 512, 128, 20_000.0
 """STFT and mel settings of :func:`mel_fb` and :func:`hf_db`."""
 FB_MR_N_FFTS = (512, 8192)
 """FFT sizes averaged by :func:`mr_fb` (hop ``n_fft // 4``)."""
+FB_METRICS = ("mel_fb", "mr_fb", "hf_db")
+"""The keys of :func:`fullband_metrics` (bench columns for sources at 44.1 kHz or more)."""
 HF_BAND = (11_000.0, 20_000.0)
 """The band of :func:`hf_db`, Hz."""
 HF_RANGE_DB = 60.0
@@ -123,6 +125,11 @@ def fullband_metrics(ref: np.ndarray, deg: np.ndarray, *, rate: int) -> dict[str
     """``{"mel_fb", "mr_fb", "hf_db"}`` of aligned mono signals at ``rate`` >= 44100 Hz."""
     return {"mel_fb": mel_fb(ref, deg, rate=rate), "mr_fb": mr_fb(ref, deg, rate=rate),
             "hf_db": hf_db(ref, deg, rate=rate)}
+
+
+def wide_metrics(ref: np.ndarray, deg: np.ndarray, *, rate: int) -> dict[str, float]:
+    """:func:`fullband_metrics` for a source at 44.1 kHz or more, ``{}`` below."""
+    return fullband_metrics(ref, deg, rate=rate) if rate >= FB_RATE else {}
 
 
 def visqol_fb(ref: np.ndarray, deg: np.ndarray, *, rate: int) -> float:
