@@ -46,7 +46,8 @@ def test_envelope_round_trip_and_bad_streams() -> None:
 def test_band_count_follows_the_rate() -> None:
     assert [hb.band_count(r) for r in (22_050, 32_000, 44_100, 48_000, 96_000)] == [0, 4, 6, 6, 6]
     assert layer.params_for(6, 22_050)[0] == 0 and layer.params_for(1.0, RATE)[0] == 0
-    assert layer.params_for(6, RATE) == (6, 4, 3.0)
+    assert layer.params_for(6, RATE) == (6, 8, 3.0)
+    assert layer.params_for(12, 48_000) == (6, 2, 2.0)
     assert layer.valid_meta({"bands": 6, "slot": 4}, rate=RATE)
     assert not layer.valid_meta({"bands": 6, "slot": 4}, rate=32_000)
     assert not layer.valid_meta({"bands": 6, "slot": 5}, rate=RATE)

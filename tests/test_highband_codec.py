@@ -39,7 +39,7 @@ def test_layer_is_in_every_chunk_and_inside_the_bitrate(hb_file: tuple[bytes, Pa
                                                         ) -> None:
     data, _, x = hb_file
     aec = container.unpack(data)
-    assert aec.meta["highband"] == {"bands": 6, "slot": 4}
+    assert aec.meta["highband"] == {"bands": 6, "slot": 8}
     assert all(KIND in payload_kinds(c) for c in aec.chunks if c)
     kbps = len(data) * 8 / (len(x) / RATE) / 1000
     assert abs(kbps / 6 - 1) < 0.1, kbps
