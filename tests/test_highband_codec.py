@@ -128,3 +128,16 @@ def test_mutated_files_with_the_layer_raise_only_aec_errors(
                      model_path=path, duration=1.0, start=k * 5.9)
     except AecError:
         pass
+
+
+@pytest.mark.parametrize("samples", [1, 2, 300, 5000])
+def test_files_of_a_few_samples_with_the_layer(tmp_path: Path, samples: int) -> None:
+    path = fuzz_model(tmp_path, model_id="hb-tiny3", seed=6)
+    rng = np.random.default_rng(samples)
+    audio = Audio((0.1 * rng.standard_normal((samples, 2))).astype(np.float32), RATE)
+    coded = encode_audio(audio, kbps=12.0, model=load_model(path=path))
+    assert coded.meta["highband"] == {"bands": 6, "slot": 2}
+    for rate in (RATE, 48_000):
+        out, got, _ = decode_audio(coded.to_bytes(), iters=2, model_path=path, rate=rate)
+        assert out.shape == (round(samples * rate / RATE), 2) and got == rate
+        assert np.isfinite(out).all()
