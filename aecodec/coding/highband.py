@@ -19,7 +19,8 @@ from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import firwin, freqz, get_window
+
+from aecodec.dsp.polyphase import lowpass
 
 MODEL_RATE = 22_050
 CROSSOVER = MODEL_RATE / 2
@@ -45,7 +46,8 @@ def band_count(rate: int) -> int:
 
 
 def _window() -> np.ndarray:
-    return get_window("hann", N_FFT, fftbins=True)
+    """Periodic Hann window ``[N_FFT]``."""
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
 
 
 def frame_psd(frames: np.ndarray, *, rate: int) -> np.ndarray:
@@ -133,14 +135,15 @@ def dequantize(q: np.ndarray, *, step: float) -> np.ndarray:
 
 
 def _resampler_response(rate: int, f: np.ndarray) -> np.ndarray:
-    """``|H(f)|`` of ``scipy.signal.resample_poly``'s filter between 22050 Hz and ``rate``
-    (a Kaiser-windowed sinc, cut off at 11025 Hz; the same design either way)."""
+    """``|H(f)|`` (unit DC gain) of the polyphase resampler's filter between 22050 Hz and
+    ``rate`` (:func:`aecodec.dsp.polyphase.lowpass`, a Kaiser-windowed sinc cut off at
+    11025 Hz; the same design in either direction, at ``22050 up`` Hz)."""
     r = Fraction(rate, MODEL_RATE)
     up, down = r.numerator, r.denominator
-    m = max(up, down)
-    h = firwin(2 * 10 * m + 1, 1.0 / m, window=("kaiser", 5.0))
-    _, resp = freqz(h, worN=f, fs=MODEL_RATE * up)  # both directions filter at this rate
-    return np.abs(resp)
+    h = lowpass(up, down).astype(np.float64)
+    n = np.arange(len(h)) - (len(h) - 1) / 2
+    resp = np.exp(-2j * np.pi * np.outer(f / (MODEL_RATE * up), n)) @ h
+    return np.abs(resp) / float(h.sum())
 
 
 @lru_cache(maxsize=16)
