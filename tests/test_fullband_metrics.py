@@ -94,7 +94,8 @@ def test_visqol_fb_sees_the_high_band() -> None:
 
 
 def test_bench_table_shows_full_band_columns_when_measured() -> None:
-    from aecodec.bench.run import Row, to_markdown
+    from aecodec.bench.run import Row
+    from aecodec.bench.table import to_markdown
 
     base = {"seed_rmse": 1.0, "mr_rmse": 0.3, "mel_l1": 0.1, "lsd_db": 9.0, "snr_db": 0.0}
     narrow = [Row(file="a.wav", codec="aecodec", target_kbps=6.0, kbps=6.0, metrics=base)]
