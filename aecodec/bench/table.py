@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from aecodec.bench.fullband_metrics import FB_METRICS
-from aecodec.bench.run import METRICS, STEREO_METRICS, Row
+from aecodec.bench.run import METRICS, Row
+from aecodec.bench.stereo_metrics import STEREO_METRICS
 from aecodec.errors import AecError
 
 
