@@ -40,6 +40,7 @@ def test_encode_info_decode_round_trip(music_wav: Path, tmp_path: Path) -> None:
     assert code == 0 and "kbps" in stdout and "aecodec format v2," in stdout
     assert "coder:   ans-" in stdout  # the shipped model codes with its entropy tables
     assert "phase:   5 peak phases a frame" in stdout  # -b 6: the peak-phase layer
+    assert "high band: 11.025-20 kHz, 6 bands, an envelope every 93 ms" in stdout  # 44.1 kHz
     code, _, err = run("decode", aec, out, "--iters", "4")
     assert code == 0, err
     data, rate = sf.read(out, always_2d=True)

@@ -77,9 +77,11 @@ def _with_visqol(row: Row, ref: np.ndarray, deg: np.ndarray, rate: int, on: bool
 
 
 def _measured(ref: np.ndarray, deg: np.ndarray, rate: int) -> tuple[np.ndarray, dict[str, float]]:
+    from aecodec.bench.fullband_metrics import wide_metrics
     from aecodec.bench.metrics import align, all_metrics
     deg = align(ref, deg, rate=rate)
-    return deg, all_metrics(ref, deg, rate=rate, align_first=False)
+    return deg, {**all_metrics(ref, deg, rate=rate, align_first=False),
+                 **wide_metrics(ref, deg, rate=rate)}
 
 
 def _aecodec_row(name: str, audio: Any, ref: np.ndarray, kbps: float, *, model: Any,

@@ -226,6 +226,12 @@ def info(input: Path, as_json: bool) -> None:
     if "phase" in meta:
         click.echo(f"  phase:   {meta['phase']['peaks']} peak phases a frame, "
                    f"{meta['phase']['bits']} bits")
+    if "highband" in meta:
+        from aecodec.coding.highband import EDGES, MODEL_HOP
+        hbm = meta["highband"]
+        top = min(EDGES[hbm["bands"]], meta["rate"] / 2) / 1000
+        click.echo(f"  high band: {EDGES[0] / 1000:g}-{top:g} kHz, {hbm['bands']} bands, an "
+                   f"envelope every {hbm['slot'] * MODEL_HOP / meta['model_rate'] * 1000:.0f} ms")
     click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
 
 

@@ -155,6 +155,7 @@ class ChunkSymbols:
     residual: np.ndarray | None = None  # float32 [bins, f1 - f0], added to the decoder output
     phase: np.ndarray | None = None  # uint8 [f1 - f0, peaks]: peak-phase symbols (peakphase)
     image: tuple[np.ndarray, np.ndarray] | None = None  # stereo image symbols (ILD, ICC)
+    highband: np.ndarray | None = None  # float64 [bands, slots]: high-band envelope, dB
 
 
 class ChunkDecoder:

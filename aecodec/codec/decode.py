@@ -2,7 +2,8 @@
 
 Container chunks (:mod:`aecodec.format.container`) -> symbols (:mod:`aecodec.codec.parse`) ->
 the decoder net, enhancement layer, Fast Griffin-Lim and stereo gains
-(:class:`aecodec.codec.chunks.ChunkDecoder`) -> block-wise resampling to the output rate.
+(:class:`aecodec.codec.chunks.ChunkDecoder`) -> block-wise resampling to the output rate ->
+above 22050 Hz, the high-band layer (:class:`aecodec.coding.highband_stream.HighbandSynth`).
 Memory is bounded by the chunk size, not the file length.
 """
 
@@ -21,6 +22,7 @@ from aecodec.codec.chunks import ChunkDecoder, layout_of
 from aecodec.codec.coders import coder_for_file
 from aecodec.codec.parse import chunk_symbols, latent_of, parse_file
 from aecodec.coding import stereo_image
+from aecodec.coding.highband_stream import HighbandSynth
 from aecodec.dsp.griffinlim import DEFAULT_MOMENTUM
 from aecodec.dsp.resample import StreamResampler
 from aecodec.errors import CorruptChunkError, FormatError
@@ -63,6 +65,10 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
     skip_in = aligned - run_start
     pos = [aligned * resampler.up // resampler.down]  # absolute output index of next sample
     damaged = 0
+    hbm = meta.get("highband")
+    synth = (HighbandSynth(rate=out_rate, bands=hbm["bands"], slot=hbm["slot"],
+                           channels=2 if stereo else 1, start=pos[0], source_rate=meta["rate"])
+             if hbm is not None and out_rate > mr else None)
 
     def put(y: np.ndarray) -> None:
         nonlocal skip_in
@@ -70,7 +76,7 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
             cut = min(skip_in, len(y))
             y, skip_in = y[cut:], skip_in - cut
         out = resampler.feed(y) if len(y) else y
-        emit(out)
+        emit(out if synth is None else synth.feed(out))
 
     def emit(out: np.ndarray) -> None:
         a, b = pos[0], pos[0] + len(out)
@@ -88,12 +94,16 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
             if not ignore_errors:
                 raise
             payload, damaged = None, damaged + 1
-        for y in decoder.push(chunk_symbols(payload, k, meta=meta, lay=lay, name=name,
-                                            coder=coder)):
+        symbols = chunk_symbols(payload, k, meta=meta, lay=lay, name=name, coder=coder)
+        if synth is not None and symbols.highband is not None and hbm is not None:
+            synth.add(lay.core(k)[0] // hbm["slot"], symbols.highband)
+        for y in decoder.push(symbols):
             put(y)
     for y in decoder.finish():
         put(y)
-    emit(resampler.flush())
+    emit(resampler.flush() if synth is None else synth.feed(resampler.flush()))
+    if synth is not None:
+        emit(synth.flush())
     if pos[0] < last_out:  # rounding: pad the last few samples
         emit(np.zeros((last_out - pos[0], 1 if not stereo else 2), np.float32))
     return {"rate": out_rate, "channels": out_ch, "frames": last_out - first_out,

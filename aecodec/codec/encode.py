@@ -23,7 +23,8 @@ from aecodec.codec.chunks import ChunkEncoder, ChunkLatent, layout_of
 from aecodec.codec.coders import coder_for_encoding
 from aecodec.codec.layers import BASE_KBPS, chunk_payload
 from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN, RateState
-from aecodec.coding import peakphase, stereo_image
+from aecodec.coding import highband_layer, peakphase, stereo_image
+from aecodec.coding.highband_stream import HighbandAnalyzer
 from aecodec.dsp.audio import Audio, mixdown
 from aecodec.dsp.resample import StreamResampler
 from aecodec.errors import AecError
@@ -55,10 +56,12 @@ class Encoded:
 
 def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool,
               coder: str = "zstd", peaks: int = 0, kbps: float = DEFAULT_KBPS,
-              stereo_kind: str = "image") -> dict[str, Any]:
+              stereo_kind: str = "image",
+              highband: tuple[int, int] | None = None) -> dict[str, Any]:
     """Container metadata for a file (see docs/format.md). ``stereo_kind``: ``"image"`` (the
     stereo image, its slot chosen for ``kbps``: what encoders write) or ``"ild"`` (level
-    differences only, as files before the image)."""
+    differences only, as files before the image). ``highband``: ``(bands, slot)`` of the
+    high-band layer, if the file carries it."""
     net, mmeta = model
     st = net.cfg.stft
     samples = math.ceil(length * st.rate / rate)
@@ -78,6 +81,8 @@ def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bo
         meta["image"] = stereo_image.meta_for(kbps)
     if peaks:
         meta["phase"] = peakphase.meta_for(peaks)
+    if highband:
+        meta["highband"] = highband_layer.meta_for(*highband)
     return meta
 
 
@@ -91,7 +96,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                   mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True,
                   coder: str | None = None, peaks: int | None = None,
-                  stereo_kind: str = "image") -> int:
+                  stereo_kind: str = "image", highband: bool = True) -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
     Two channels are coded as a stereo image (:mod:`aecodec.coding.stereo_image`; with
@@ -101,7 +106,10 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     :mod:`aecodec.coding.ans` tables; :class:`ModelError` if it has none) or None (``"ans"``
     when the model has tables, else ``"zstd"``). ``peaks``: peaks a frame of the peak-phase
     layer (:mod:`aecodec.coding.peakphase`; 0: none; None: ``peakphase.peaks_for(kbps)``,
-    with the enhancement layer only). Returns the bytes written.
+    with the enhancement layer only). ``highband``: for a source above 22050 Hz, send the
+    high-band layer (:mod:`aecodec.coding.highband_layer`; with the enhancement layer only,
+    from ``highband_layer.MIN_KBPS``), its bits taken from the enhancement layer's. Returns the
+    bytes written.
     """
     if not MIN_KBPS <= kbps <= MAX_KBPS:
         raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
@@ -115,9 +123,16 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
         raise ValueError(f"encode_blocks() called with peaks={peaks}")
     if stereo_kind not in ("image", "ild"):
         raise ValueError(f"encode_blocks() called with stereo_kind={stereo_kind!r}")
+    bands, slot, hb_step = (highband_layer.params_for(kbps, rate) if enhance and highband
+                            else (0, 0, 0.0))
     meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo,
-                     coder=streams.name, peaks=peaks, kbps=kbps, stereo_kind=stereo_kind)
+                     coder=streams.name, peaks=peaks, kbps=kbps, stereo_kind=stereo_kind,
+                     highband=(bands, slot) if bands else None)
     lay = layout_of(meta, down=net.cfg.down)
+    analyzer = (HighbandAnalyzer(rate=rate, bands=bands, slot=slot,
+                                 chunks=[lay.core(k) for k in range(lay.chunks)])
+                if bands else None)
+    envelopes: dict[int, Any] = {}  # chunk -> high-band envelope (dB), filled ahead of code()
     steps = step_range(model)
     seconds = length / rate
     overhead = 12 + len(container.encode_meta(meta)) + 8 + 8 * lay.chunks
@@ -135,7 +150,8 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
         payload = chunk_payload(
             cl, target_bytes=target, coder=streams, state=state, steps=steps,
             net=net if enhance else None, base_bytes=base_kbps * 1000 / 8 * seconds * share,
-            peaks=peaks)
+            peaks=peaks,
+            highband=(envelopes.pop(k), hb_step) if analyzer is not None else None)
         writer.write_chunk(payload)
         state.slack = target - len(payload)
 
@@ -144,9 +160,17 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     pending: deque[Future[None]] = deque()
     submitted = 0
 
+    def analyse(block: np.ndarray) -> None:
+        """The high band's envelopes, from the source at its own rate (always ahead of the
+        model-rate chunks, which need 0.75 s more context)."""
+        if analyzer is not None:
+            envelopes.update(analyzer.feed(block) if len(block) else analyzer.finish())
+
     def write(chunks: list[ChunkLatent]) -> None:
         nonlocal submitted
         for cl in chunks:
+            if analyzer is not None and submitted not in envelopes:
+                raise RuntimeError(f"high-band envelope of chunk {submitted} not ready")
             pending.append(pool.submit(code, submitted, cl))
             submitted += 1
             while len(pending) > 2:
@@ -159,10 +183,13 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
                 block = block[:max(0, length - seen)]
                 seen += len(block)
                 if len(block):
-                    write(encoder.feed(resampler.feed(_mix(block, stereo=stereo))))
+                    mixed = _mix(block, stereo=stereo)
+                    analyse(mixed[:, 0])
+                    write(encoder.feed(resampler.feed(mixed)))
             if seen < length:  # the container said more frames than it delivered: pad
                 pad = np.zeros((length - seen, channels), np.float32)
                 write(encoder.feed(resampler.feed(_mix(pad, stereo=stereo))))
+            analyse(np.zeros(0, np.float32))  # the source is complete
             write(encoder.feed(resampler.flush()))
             write(encoder.finish())
             while pending:
@@ -182,12 +209,13 @@ def _mix(block: np.ndarray, *, stereo: bool) -> np.ndarray:
 
 def encode_audio(audio: Audio, *, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                  mono: bool = False, enhance: bool = True, coder: str | None = None,
-                 peaks: int | None = None, stereo_kind: str = "image") -> Encoded:
+                 peaks: int | None = None, stereo_kind: str = "image",
+                 highband: bool = True) -> Encoded:
     """Encode in-memory audio; see :func:`encode_blocks` (``enhance=False``: base layer only,
     with exactly the quantizer steps a full encode would choose)."""
     buf = io.BytesIO()
     encode_blocks([audio.samples], buf, rate=audio.rate, channels=audio.channels,
                   length=audio.frames, kbps=kbps, model=model, mono=mono, enhance=enhance,
-                  coder=coder, peaks=peaks, stereo_kind=stereo_kind)
+                  coder=coder, peaks=peaks, stereo_kind=stereo_kind, highband=highband)
     aec = container.unpack(buf.getvalue())
     return Encoded(meta=aec.meta, chunks=[c for c in aec.chunks if c is not None])

@@ -1,6 +1,6 @@
 """One chunk's payload: the base layer (quantized latent), the enhancement layer (DCT-coded
-ln-magnitude residual), the stereo ILD or stereo-image stream and the peak-phase layer, in its
-byte budget."""
+ln-magnitude residual), the stereo ILD or stereo-image stream, the peak-phase layer and the
+high-band layer, in its byte budget."""
 
 from __future__ import annotations
 
@@ -10,11 +10,19 @@ import torch
 from aecodec.codec.chunks import ChunkLatent
 from aecodec.codec.coders import StreamCoder
 from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN, RateState
-from aecodec.coding import peakphase, stereo_image
+from aecodec.coding import highband_layer, peakphase, stereo_image
 from aecodec.coding.quantize import SYMBOL_MAX, quantize
 from aecodec.coding.residual import dct_blocks
 from aecodec.coding.stereo import ILD_STEP_DB
-from aecodec.format.payload import ILD, IMAGE, PHASE, RESIDUAL, encode_stream, pack_payload
+from aecodec.format.payload import (
+    HIGHBAND,
+    ILD,
+    IMAGE,
+    PHASE,
+    RESIDUAL,
+    encode_stream,
+    pack_payload,
+)
 from aecodec.model.autoencoder import Autoencoder
 
 BASE_KBPS = 0.5
@@ -41,7 +49,8 @@ def base_logmag(cl: ChunkLatent, net: Autoencoder, step: float) -> np.ndarray:
 def chunk_payload(cl: ChunkLatent, *, target_bytes: float, coder: StreamCoder,
                   state: RateState, steps: tuple[float, float] = (STEP_MIN, STEP_MAX),
                   net: Autoencoder | None = None, base_bytes: float | None = None,
-                  peaks: int = 0) -> bytes:
+                  peaks: int = 0,
+                  highband: tuple[np.ndarray, float] | None = None) -> bytes:
     """Code one chunk in at most ``target_bytes`` (when reachable); ``state.step`` becomes the
     chosen quantizer step.
 
@@ -54,7 +63,9 @@ chunk's budget, so the file stays on its rate). ``state`` carries the last step 
     residual scale from chunk to chunk, so each search starts near its answer. ``peaks``: add
     the peak-phase layer (:mod:`aecodec.coding.peakphase`) with that many peaks a frame after
     the residual, its size estimated from the previous chunk's and reserved before the
-    residual's search.
+    residual's search. ``highband``: the chunk's high-band envelope (dB ``[bands, slots]``)
+    and dB step: the layer (:mod:`aecodec.coding.highband_layer`) is coded after the base
+    layer and its bytes come out of the residual's room (a few hundred bits/s).
     """
     extra = [(ILD, ILD_STEP_DB, encode_stream(cl.ild))] if cl.ild is not None else []
     if cl.image is not None:
@@ -66,6 +77,9 @@ chunk's budget, so the file stays on its rate). ``state`` carries the last step 
     streams, step = coder.base(cl.latent, extra, budget, lo=finest, hi=steps[1],
                                start=state.step or 0.3)
     state.step = step
+    if highband is not None:
+        streams = [*streams, (HIGHBAND, *highband_layer.encode_stream(highband[0],
+                                                                      step=highband[1]))]
     payload = pack_payload(streams)
     room = target_bytes - len(payload) - 9
     peaks = peaks if cl.phase is not None else 0

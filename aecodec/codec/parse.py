@@ -10,11 +10,11 @@ import numpy as np
 from aecodec.codec.chunks import ChunkSymbols, Layout, layout_of
 from aecodec.codec.coders import StreamCoder, coder_for_file
 from aecodec.codec.ratecontrol import STEP_MAX
-from aecodec.coding import peakphase, stereo_image
+from aecodec.coding import highband_layer, peakphase, stereo_image
 from aecodec.coding.stereo import BANDS, ILD_FRAMES
 from aecodec.errors import FormatError
 from aecodec.format import container
-from aecodec.format.payload import ILD, IMAGE, LATENT, PHASE, RESIDUAL, unpack_payload
+from aecodec.format.payload import HIGHBAND, ILD, IMAGE, LATENT, PHASE, RESIDUAL, unpack_payload
 from aecodec.model.autoencoder import Autoencoder
 
 
@@ -68,8 +68,20 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
             raise FormatError(f"{label}: stereo-image step {img_step!r} is not "
                               f"{stereo_image.ILD_STEP_DB}")
         image = stereo_image.unpack_image(raw, frames=f1 - f0, slot=slot, name=label)
+    highband = None
+    if HIGHBAND in streams:
+        if "highband" not in meta:
+            raise FormatError(f"{label}: a high-band stream in a file without the layer")
+        hb_step, raw = streams[HIGHBAND]
+        if not isinstance(raw, bytes):
+            raise TypeError("unpack_payload() returns the high-band stream as bytes")
+        hbm = meta["highband"]
+        highband = highband_layer.decode_stream(
+            raw, hb_step, bands=hbm["bands"], slots=highband_layer.chunk_slots(f1 - f0, hbm["slot"]),
+            name=label)
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
-                        ild if isinstance(ild, np.ndarray) else None, residual, phase, image)
+                        ild if isinstance(ild, np.ndarray) else None, residual, phase, image,
+                        highband)
 
 
 def parse_file(aec: container.AecFile, *, name: str,

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from aecodec.coding.highband_layer import valid_meta as valid_highband_meta
 from aecodec.coding.peakphase import valid_meta as valid_phase_meta
 from aecodec.coding.stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
 from aecodec.coding.stereo_image import valid_meta as valid_image_meta
@@ -64,6 +65,8 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
         raise bad(f"stereo image {meta.get('image')!r} with {meta['channels']} channels")
     if "phase" in meta and not valid_phase_meta(meta["phase"]):
         raise bad(f"phase layer {meta['phase']!r}")
+    if "highband" in meta and not valid_highband_meta(meta["highband"], rate=meta["rate"]):
+        raise bad(f"high-band layer {meta['highband']!r}")
     mod = meta.get("model")
     if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)
             or not isinstance(mod.get("sha256"), str)

@@ -14,7 +14,8 @@ the latent is a zstd frame and the residual an :mod:`aecodec.coding.residual` st
 comes from the metadata) and steps lie on its grid. The ILD stream is zstd in both. Kind 3,
 optional, is the peak-phase layer (:mod:`aecodec.coding.peakphase`; ``step`` = the phase quantum).
 Kind 5 is the stereo image (:mod:`aecodec.coding.stereo_image`; ``step`` = dB per ILD symbol),
-left as bytes and required when the caller names it in ``raw``.
+left as bytes and required when the caller names it in ``raw``. Kind 4, optional, is the
+high-band layer (:mod:`aecodec.coding.highband_layer`; ``step`` = the envelope's dB step).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import numpy as np
 from aecodec.coding.zstd import ZSTD_LEVEL, decode_symbols, encode_symbols
 from aecodec.errors import FormatError
 
-LATENT, ILD, RESIDUAL, PHASE, IMAGE = 0, 1, 2, 3, 5
+LATENT, ILD, RESIDUAL, PHASE, HIGHBAND, IMAGE = 0, 1, 2, 3, 4, 5
+OPTIONAL = (RESIDUAL, PHASE, HIGHBAND)
+"""Kinds a chunk may hold or not; they are returned as raw bytes."""
 _STREAM = struct.Struct("<BfI")
 
 
@@ -56,20 +59,20 @@ def unpack_payload(payload: bytes, *, shapes: dict[int, tuple[int, int]], name: 
             raise FormatError(f"{name}: payload truncated (stream header)")
         kind, step, n = _STREAM.unpack_from(payload, pos)
         pos += _STREAM.size
-        if (kind not in shapes and kind not in (RESIDUAL, PHASE, *raw)) or kind in found:
+        if (kind not in shapes and kind not in (*OPTIONAL, *raw)) or kind in found:
             raise FormatError(f"{name}: unexpected stream kind {kind}")
         if not (math.isfinite(step) and 0 < step < 1e6):
             raise FormatError(f"{name}: invalid quantizer step {step!r}")
         if pos + n > len(payload):
             raise FormatError(f"{name}: payload truncated (stream of {n} bytes)")
-        if kind in (RESIDUAL, PHASE, *raw) or (kind == LATENT and raw_latent):
+        if kind in (*OPTIONAL, *raw) or (kind == LATENT and raw_latent):
             found[kind] = (float(step), payload[pos:pos + n])
         else:
             rows, width = shapes[kind]
             found[kind] = (float(step), decode_symbols(payload[pos:pos + n], channels=rows,
                                                        frames=width, name=name))
         pos += n
-    if pos != len(payload) or set(found) - {RESIDUAL, PHASE} != set(shapes) | set(raw):
+    if pos != len(payload) or set(found) - set(OPTIONAL) != set(shapes) | set(raw):
         raise FormatError(f"{name}: payload holds streams {sorted(found)}, expected "
                           f"{sorted(set(shapes) | set(raw))}")
     return found
