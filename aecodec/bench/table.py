@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from aecodec.bench.fullband_metrics import FB_METRICS
 from aecodec.bench.run import METRICS, Row
 from aecodec.bench.stereo_metrics import STEREO_METRICS
 from aecodec.errors import AecError
@@ -30,7 +31,7 @@ def summarize(rows: Iterable[Row]) -> list[dict[str, Any]]:
             d[key] = float(np.mean(vals)) if vals else math.nan
         d["kbps_max_dev"] = (max(abs(r.kbps / target - 1) for r in rs) if target > 0
                              else math.nan)
-        for m in METRICS + STEREO_METRICS + ("visqol",):
+        for m in METRICS + FB_METRICS + STEREO_METRICS + ("visqol",):
             if all(m in r.metrics for r in rs):
                 d[m] = float(np.mean([r.metrics[m] for r in rs]))
         out.append(d)
@@ -48,7 +49,7 @@ def to_markdown(rows: list[Row], *, verbose: bool = False) -> str:
     """Markdown table of means (and per-file rows when ``verbose``), failures listed last."""
     summary = summarize(rows)
     has_v = any("visqol" in d for d in summary)
-    stereo = [m for m in STEREO_METRICS if any(m in d for d in summary)]
+    stereo = [m for m in FB_METRICS + STEREO_METRICS if any(m in d for d in summary)]
     head = ("| codec | target kbps | actual kbps | max dev | seed_rmse | mr_rmse | mel_l1 | lsd_db "
             "| snr_db |" + "".join(f" {m} |" for m in stereo) + (" visqol |" if has_v else "")
             + " enc x RT | dec x RT | n |")
@@ -83,7 +84,7 @@ def write_json(path: Path, rows: list[Row], info: dict[str, Any]) -> None:
 
 def write_csv(path: Path, rows: list[Row]) -> None:
     fields = (list(Row(file="", codec="", target_kbps=0).flat()) + list(METRICS)
-              + list(STEREO_METRICS))
+              + list(FB_METRICS) + list(STEREO_METRICS))
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(fields)), restval="")
         w.writeheader()
