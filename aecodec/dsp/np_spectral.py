@@ -28,6 +28,7 @@ DEFAULT_ITERS = 32
 DEFAULT_MOMENTUM = 0.99
 
 _F32 = np.float32
+_TINY = np.finfo(np.float32).tiny
 
 
 def window(n_fft: int) -> np.ndarray:
@@ -133,9 +134,11 @@ def magnitude_from_log(logmag: np.ndarray) -> np.ndarray:
 
 
 def unit(z: np.ndarray) -> np.ndarray:
-    """``z / |z|`` with 0 kept 0 (``torch.sgn``), complex64."""
+    """``z / |z|`` with 0 kept 0 (``torch.sgn``; below the smallest normal float32 ``|z|`` is
+    taken as that), complex64."""
     a = np.abs(z)
-    return np.where(a > 0, z / np.where(a > 0, a, _F32(1.0)), 0).astype(np.complex64, copy=False)
+    np.maximum(a, _TINY, out=a)
+    return np.divide(z, a).astype(np.complex64, copy=False)
 
 
 def polar(mag: np.ndarray, phase: np.ndarray) -> np.ndarray:
