@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,6 +22,21 @@ _F32 = np.float32
 State = Mapping[str, np.ndarray]
 Layer = Callable[[np.ndarray], np.ndarray]
 LOG_EPS = 1e-5
+
+
+class Net(Protocol):
+    """What the codec pipeline needs of a model's networks (numpy in, numpy out):
+    :class:`NpAutoencoder`, or the torch reference behind :class:`aecodec.model.reference
+    .TorchNet`."""
+
+    cfg: ModelConfig
+    phase: Callable[[np.ndarray], np.ndarray] | None
+    """``[B, bins, T]`` ln-magnitudes -> ``[B, 4, bins, T]`` phase-derivative vectors."""
+
+    def encode(self, logmag: np.ndarray) -> np.ndarray: ...
+
+    def decode(self, latent: np.ndarray, *, step: np.ndarray | float,
+               frames: int | None = None) -> np.ndarray: ...
 
 
 def _param(state: State, name: str) -> np.ndarray:

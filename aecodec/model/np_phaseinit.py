@@ -8,7 +8,7 @@ predicts the time and frequency phase derivatives from decoded ln-magnitudes, an
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,9 +98,10 @@ class NpPhaseNet:
         return np.ascontiguousarray(self.out(h).transpose(0, 3, 1, 2))
 
 
-def initial_phase(net: NpPhaseNet, logmag: np.ndarray, *, n_fft: int, hop: int,
+def initial_phase(net: Callable[[np.ndarray], np.ndarray], logmag: np.ndarray, *, n_fft: int, hop: int,
                   start: np.ndarray | None = None, anchor: int = 0) -> np.ndarray:
-    """Predict the derivatives of ``logmag [batch, bins, frames]`` and integrate them."""
+    """Predict the derivatives of ``logmag [batch, bins, frames]`` with ``net`` (an
+    :class:`NpPhaseNet`, or the torch reference behind the same call) and integrate them."""
     raw = net(logmag)
     dev_t = np.arctan2(raw[:, 1], raw[:, 0])
     dev_f = np.arctan2(raw[:, 3], raw[:, 2])
