@@ -14,7 +14,8 @@ import torch
 from click.testing import CliRunner
 
 from aecodec.cli.main import main
-from aecodec.genre.head import find_classifier, load_classifier, save_classifier, segment_starts
+from aecodec.genre.head import find_classifier, load_classifier, segment_starts
+from aecodec.genre.torch_head import save_classifier
 from aecodec.model.autoencoder import Autoencoder, ModelConfig
 from aecodec.model.weights import save_weights
 from aecodec.train.classifier import Track, split_by_track

@@ -176,13 +176,16 @@ def test_phase_net_and_integration_match_torch(music: np.ndarray) -> None:
 
 
 def test_genre_head_matches_torch() -> None:
-    from aecodec.classify.genre import find_classifier, load_classifier
+    from aecodec.genre.head import HeadConfig, find_classifier
+    from aecodec.genre.torch_head import GenreHead
 
-    head, meta = load_classifier(find_classifier())
-    path = find_npz(meta["model_id"], sha_prefix="", dirs=[MODELS])
-    header, state = load_npz(path, kind=CLASSIFIER_KIND)
-    assert header["labels"] == meta["labels"] and header["codec"] == meta["codec"]
-    net = NpGenreHead(header["config"], header["labels"], state)
+    header, state = load_npz(find_classifier(), kind=CLASSIFIER_KIND)
+    assert header["codec"] == {"id": "aecodec-v1", "sha256": GOLDEN_SHA}
+    cfg = HeadConfig(**header["config"])
+    head = GenreHead(cfg, header["labels"])
+    head.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    head.eval()
+    net = NpGenreHead(cfg, header["labels"], state)
     z = torch.from_numpy(np.random.default_rng(2).standard_normal((5, 64, 64), np.float32))
     with torch.inference_mode():
         want = head(z)
@@ -229,13 +232,18 @@ def test_pickled_member_is_refused(tmp_path: Path) -> None:
 def test_converter_round_trip(tmp_path: Path) -> None:
     import importlib.util
 
-    from aecodec.model.weights import save_weights
+    import io
+
+    from aecodec.format.hashed import write_hashed
 
     torch.manual_seed(0)
     cfg = ModelConfig.from_dict({"stft": {"rate": 8000, "n_fft": 64, "hop": 16}, "hidden": 8,
                                  "latent": 4, "blocks": 1})
     model = Autoencoder(cfg)
-    pt = save_weights(model, tmp_path, model_id="tiny", info={"why": "test"})
+    buf = io.BytesIO()  # a weights file as aecodec wrote them before .npz
+    torch.save({"format": 1, "model_id": "tiny", "config": cfg.to_dict(), "info": {"why": "test"},
+                "state": {k: v.half() for k, v in model.state_dict().items()}}, buf)
+    pt = write_hashed(buf.getvalue(), tmp_path, stem="tiny", suffix=".pt")
     spec = importlib.util.spec_from_file_location("convert_weights",
                                                   ROOT / "scripts" / "convert_weights.py")
     assert spec is not None and spec.loader is not None

@@ -306,7 +306,9 @@ def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | Non
               add_help_option=False)
 @click.pass_context
 def train(ctx: click.Context) -> None:
-    """Train the codec model (options: see `aecodec train --help`)."""
+    """Train the codec model (options: see `aecodec train --help`; needs torch)."""
+    from aecodec.errors import require_torch
+    require_torch("aecodec train")
     from aecodec.train.codec import main as train_main
     train_main(list(ctx.args))
 

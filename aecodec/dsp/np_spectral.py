@@ -17,18 +17,50 @@ numpy decoder starts Griffin-Lim from the same phase as the torch decoder.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Any
+
 import numpy as np
 import scipy.fft
 
 LOG_EPS = 1e-5
 """Floor added to magnitudes before the logarithm: ``log(|X| + LOG_EPS)``."""
 LOG_MAX = 12.0
-"""Largest ln-magnitude turned back into a magnitude (see :func:`magnitude_from_log`)."""
+"""Largest ln-magnitude a decoder turns into a magnitude (e^12 = 1.6e5; a full-scale sine
+reaches 512 at n_fft 1024); see :func:`magnitude_from_log`."""
 DEFAULT_ITERS = 32
 DEFAULT_MOMENTUM = 0.99
 
 _F32 = np.float32
 _TINY = np.finfo(np.float32).tiny
+
+
+@dataclass(frozen=True)
+class StftConfig:
+    """STFT settings of a model. Defaults: 22050 Hz, n_fft 1024, hop 256, Hann window."""
+
+    rate: int = 22050
+    n_fft: int = 1024
+    hop: int = 256
+
+    def __post_init__(self) -> None:
+        if self.n_fft <= 0 or self.n_fft & (self.n_fft - 1):
+            raise ValueError(f"StftConfig n_fft={self.n_fft} is not a positive power of two")
+        if not 0 < self.hop <= self.n_fft // 2:
+            raise ValueError(f"StftConfig hop={self.hop} not in 1..n_fft/2={self.n_fft // 2}")
+        if self.rate <= 0:
+            raise ValueError(f"StftConfig rate={self.rate} <= 0")
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def frames(self, samples: int) -> int:
+        """Number of STFT frames for ``samples`` samples."""
+        return samples // self.hop + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def window(n_fft: int) -> np.ndarray:

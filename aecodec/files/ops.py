@@ -101,9 +101,9 @@ def _call(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
         return Outcome(src, None, str(exc), exc.exit_code)
 
 
-def _init_worker() -> None:
-    import torch
-    torch.set_num_threads(1)
+_ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+"""Environment of a worker process: one BLAS thread each (``workers`` processes share the
+cores). Workers are spawned, not forked, so numpy reads it when it loads there."""
 
 
 def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]], *,
@@ -122,9 +122,20 @@ def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]
         for src, dst in jobs:
             report(_call(fn, src, dst, kwargs))
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs)),
-                                 initializer=_init_worker) as pool:
-            futures = [pool.submit(_call, fn, src, dst, kwargs) for src, dst in jobs]
-            for fut in as_completed(futures):
-                report(fut.result())
+        import multiprocessing
+
+        saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+        os.environ.update(_ONE_THREAD)
+        try:
+            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs)),
+                                     mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_call, fn, src, dst, kwargs) for src, dst in jobs]
+                for fut in as_completed(futures):
+                    report(fut.result())
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     return outcomes

@@ -1,38 +1,14 @@
-"""Model and STFT settings (plain dataclasses, no torch): stored inside every weights file and
-shared by the torch reference nets and the numpy runtime."""
+"""Model settings (a plain dataclass, no torch): stored inside every weights file and shared by
+the torch reference nets and the numpy runtime."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aecodec.dsp.np_spectral import StftConfig
 
-@dataclass(frozen=True)
-class StftConfig:
-    """STFT settings of a model. Defaults: 22050 Hz, n_fft 1024, hop 256, Hann window."""
-
-    rate: int = 22050
-    n_fft: int = 1024
-    hop: int = 256
-
-    def __post_init__(self) -> None:
-        if self.n_fft <= 0 or self.n_fft & (self.n_fft - 1):
-            raise ValueError(f"StftConfig n_fft={self.n_fft} is not a positive power of two")
-        if not 0 < self.hop <= self.n_fft // 2:
-            raise ValueError(f"StftConfig hop={self.hop} not in 1..n_fft/2={self.n_fft // 2}")
-        if self.rate <= 0:
-            raise ValueError(f"StftConfig rate={self.rate} <= 0")
-
-    @property
-    def bins(self) -> int:
-        return self.n_fft // 2 + 1
-
-    def frames(self, samples: int) -> int:
-        """Number of STFT frames for ``samples`` samples."""
-        return samples // self.hop + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["ModelConfig", "StftConfig"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from aecodec.dsp.np_spectral import LOG_EPS
 from aecodec.model.config import ModelConfig
 from aecodec.model.np_layers import Conv1d, ConvTranspose1d, Linear, gelu
 from aecodec.model.np_phaseinit import NpPhaseNet
@@ -21,7 +22,6 @@ from aecodec.model.np_phaseinit import NpPhaseNet
 _F32 = np.float32
 State = Mapping[str, np.ndarray]
 Layer = Callable[[np.ndarray], np.ndarray]
-LOG_EPS = 1e-5
 
 
 class Net(Protocol):
@@ -155,12 +155,13 @@ class NpAutoencoder:
 class NpGenreHead:
     """Latent segments ``[B, channels, frames]`` -> label logits ``[B, labels]`` (numpy).
 
-    Buffers ``mean``, ``std`` (input normalisation) and ``silence`` (the codec's latent of
+    ``cfg``: the head's settings (``aecodec.genre.head.HeadConfig``: ``channels``, ``segment``,
+    ...); buffers ``mean``, ``std`` (input normalisation) and ``silence`` (the codec's latent of
     digital silence) come from the state dict, as in the torch ``GenreHead``.
     """
 
-    def __init__(self, config: Mapping[str, Any], labels: Sequence[str], state: State) -> None:
-        self.config = dict(config)
+    def __init__(self, cfg: Any, labels: Sequence[str], state: State) -> None:
+        self.cfg = cfg
         self.labels = list(labels)
         self.mean = _param(state, "mean")
         self.std = _param(state, "std")
@@ -171,9 +172,9 @@ class NpGenreHead:
         if self.out.bias.shape[0] != len(self.labels):
             raise ValueError(f"head gives {self.out.bias.shape[0]} logits for "
                              f"{len(self.labels)} labels")
-        if self.mean.shape[0] != int(self.config["channels"]):
+        if self.mean.shape[0] != int(cfg.channels):
             raise ValueError(f"head normalises {self.mean.shape[0]} channels, config says "
-                             f"{self.config['channels']}")
+                             f"{cfg.channels}")
 
     def logits(self, z: np.ndarray) -> np.ndarray:
         """``[B, channels, frames]`` -> ``[B, labels]`` float32 (dropout off: inference)."""

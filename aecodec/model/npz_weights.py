@@ -24,11 +24,11 @@ declares it. Weights saved as ``.npz`` from the start are identified by their ow
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from aecodec.errors import ModelError
+from aecodec.format.hashed import HASH_CHARS, read_hashed, write_hashed
 
 NPZ_FORMAT = 1
-HASH_CHARS = 12
+DEFAULT_MODEL_ID = "aecodec-v1"
 WEIGHTS_KIND = "aecodec-weights"
 CLASSIFIER_KIND = "aecodec-classifier"
 KINDS = (WEIGHTS_KIND, CLASSIFIER_KIND)
@@ -47,6 +48,17 @@ _HEADER = "header"
 _STATE = "state/"
 _NAME = re.compile(r"(?P<id>.+)-(?P<sha>[0-9a-f]{12})")
 _DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def model_dirs() -> list[Path]:
+    """Where weights are looked for: ``$AECODEC_MODELS``, the repo's ``models/``, and
+    ``<prefix>/share/aecodec/models`` (non-editable installs)."""
+    dirs = []
+    if os.environ.get("AECODEC_MODELS"):
+        dirs.append(Path(os.environ["AECODEC_MODELS"]))
+    dirs.append(Path(__file__).resolve().parents[2] / "models")
+    dirs.append(Path(sys.prefix) / "share" / "aecodec" / "models")
+    return dirs
 
 
 def npz_bytes(header: Mapping[str, Any], state: Mapping[str, np.ndarray]) -> bytes:
@@ -72,13 +84,7 @@ def save_npz(header: Mapping[str, Any], state: Mapping[str, np.ndarray], out_dir
     if header.get("kind") not in KINDS or header.get("model_id") != model_id:
         raise ValueError(f"save_npz() needs a header of a known kind for {model_id!r}")
     data = npz_bytes({**header, "format": NPZ_FORMAT}, state)
-    digest = hashlib.sha256(data).hexdigest()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{model_id}-{digest[:HASH_CHARS]}.npz"
-    tmp = path.with_suffix(".npz.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return write_hashed(data, out_dir, stem=model_id, suffix=".npz")
 
 
 def _parse(data: bytes, *, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -104,14 +110,13 @@ def load_npz(path: Path, *, kind: str = WEIGHTS_KIND) -> tuple[dict[str, Any],
     known format.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: model weights not found")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
+    what = "classifier" if kind == CLASSIFIER_KIND else "model weights"
+    if path.suffix == ".pt":
+        raise ModelError(f"{path}: torch .pt weights are not read at run time; convert them "
+                         f"with scripts/convert_weights.py (needs torch)")
+    data, digest = read_hashed(path, what=what)
     m = _NAME.fullmatch(path.stem)
-    if m is None or not digest.startswith(m["sha"]):
-        raise ModelError(f"{path}: sha256 {digest[:HASH_CHARS]} does not match the name "
-                         f"(expected <model_id>-<sha256[:12]>.npz); file tampered?")
+    assert m is not None  # read_hashed checked the name
     header, state = _parse(data, name=str(path))
     if header.get("kind") != kind:
         raise ModelError(f"{path}: not an aecodec {kind.removeprefix('aecodec-')} file")
