@@ -111,7 +111,7 @@ def load_npz(path: Path, *, kind: str = WEIGHTS_KIND) -> tuple[dict[str, Any],
     """
     path = Path(path)
     what = "classifier" if kind == CLASSIFIER_KIND else "model weights"
-    if path.suffix == ".pt":
+    if path.suffix == ".pt" and path.is_file():
         raise ModelError(f"{path}: torch .pt weights are not read at run time; convert them "
                          f"with scripts/convert_weights.py (needs torch)")
     data, digest = read_hashed(path, what=what)
