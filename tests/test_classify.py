@@ -243,12 +243,12 @@ def test_training_log_leaves_the_model_unchanged(trained: dict[str, Path],
                                                  tmp_path: Path) -> None:
     from aecodec.train.log import read_log
 
-    code, _, err = run("train-classifier", trained["data"], "-o", tmp_path / "my-genres.pt",
+    code, _, err = run("train-classifier", trained["data"], "-o", tmp_path / "my-genres.npz",
                        "--steps", "150", "--hidden", "32", "--codec-model", trained["codec"],
                        "--run-dir", tmp_path / "run", "-q")
     assert code == 0, err
     # the same bytes as the fixture's model, trained without a log
-    assert [p.name for p in tmp_path.glob("my-genres-*.pt")] == [trained["model"].name]
+    assert [p.name for p in tmp_path.glob("my-genres-*.npz")] == [trained["model"].name]
     rows = read_log(tmp_path / "run" / "log.csv")
     assert [int(r["step"]) for r in rows if r["quantity"] == "loss"] == list(range(1, 151))
     held = [r for r in rows if r["split"] == "heldout" and r["quantity"] == "accuracy"]
