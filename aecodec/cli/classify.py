@@ -39,7 +39,7 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
       aecodec classify song.wav
       aecodec classify *.aec --json
     """
-    if len(inputs) == 1 and not inputs[0].is_file():  # before torch and the models load
+    if len(inputs) == 1 and not inputs[0].is_file():  # before the models load
         what = "is a directory" if inputs[0].is_dir() else "no such file"
         raise InputError(f"{inputs[0]}: {what}")
     from aecodec.genre.head import classify_file, find_classifier, load_classifier

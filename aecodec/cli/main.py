@@ -1,6 +1,6 @@
 """Command-line interface: ``aecodec encode|decode|info|bench|train``.
 
-Heavy modules (torch, the model) are imported inside the commands, so ``--help`` and usage
+Heavy modules (scipy, the model; torch for training only) are imported inside the commands, so ``--help`` and usage
 errors are fast. Every :class:`~aecodec.errors.AecError` becomes one line on stderr,
 ``aecodec: error: <message>``, and its ``exit_code``; Ctrl-C exits 130 leaving no partial output.
 """

@@ -27,7 +27,7 @@ def encode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, kbp
     from aecodec.dsp.audio import iter_blocks, open_audio
     from aecodec.files.atomic import atomic_output, check_output
     check_output(dst, force=force, inputs=(src,))
-    with open_audio(src) as f:  # bad input is refused before torch is even imported
+    with open_audio(src) as f:  # bad input is refused before the model is even loaded
         from aecodec.codec.encode import encode_blocks
         from aecodec.model.registry import default_model, load_model
         model = load_model(path=model_path) if model_path else default_model(kbps)
@@ -54,7 +54,7 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     from aecodec.files.atomic import atomic_output, check_output
     from aecodec.format.meta import read_meta
     check_output(dst, force=force, inputs=(src,))
-    meta, _ = read_meta(src)  # a foreign or damaged file is refused before torch is imported
+    meta, _ = read_meta(src)  # a foreign or damaged file is refused before the model loads
     from aecodec.codec.decode import decode_to
     out_rate = rate or meta["rate"]
     channels = 2 if meta.get("stereo") in ("ild", "image") else meta["channels"]
