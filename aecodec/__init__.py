@@ -14,10 +14,11 @@ The public API (paths as ``str`` or ``PathLike``; audio as numpy ``[samples]`` o
 
 What runs on encode: ``dsp`` (read, resample, STFT) -> ``model`` (encoder net) -> ``codec``
 (chunks, rate control, layers) -> ``coding`` (quantizer, ANS / zstd, residual, side layers)
--> ``format`` (container bytes). On decode the same in reverse, with ``dsp.griffinlim``
-restoring phase. ``classify``, ``bench`` and ``train`` sit beside the pipeline; nothing in it
-imports them. Importing this package is light: names are resolved on first use, and torch is
-only imported by the functions that run a network.
+-> ``format`` (container bytes). On decode the same in reverse, with Fast Griffin-Lim
+(``dsp.np_spectral``) restoring phase. The networks run in numpy: nothing here imports torch,
+which only ``train`` (and the torch reference nets, ``pip install '.[train]'``) need.
+``classify``, ``bench`` and ``train`` sit beside the pipeline; nothing in it imports them.
+Importing this package is light: names are resolved on first use.
 """
 
 from __future__ import annotations

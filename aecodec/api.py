@@ -3,7 +3,7 @@
 Thin wrappers over the pipeline, taking plain values: paths as ``str`` or ``os.PathLike``,
 audio as float numpy arrays ``[samples]`` (mono) or ``[samples, channels]`` in [-1, 1].
 Every failure a caller can cause is an :class:`aecodec.AecError` with a one-line message.
-Nothing here imports torch until a function that needs a network runs.
+Nothing here imports torch: the networks run in numpy (torch is only for training).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ code  meaning
 4     ``.aec`` file corrupt, truncated, foreign or unsupported (:class:`FormatError`)
 5     output cannot be written / would be clobbered (:class:`OutputError`)
 6     model weights missing, tampered or mismatched (:class:`ModelError`)
+7     an optional dependency is not installed: torch, for training (:class:`DependencyError`)
 130   interrupted (Ctrl-C); no partial output is left
 ====  ==========================================================
 """
@@ -69,3 +70,21 @@ class ModelError(AecError):
     """Model weights are missing, fail their hash check, or do not match the file."""
 
     exit_code = 6
+
+
+class DependencyError(AecError):
+    """An optional dependency is not installed (torch: training and the reference nets)."""
+
+    exit_code = 7
+
+
+TRAIN_HINT = "pip install 'aecodec[train]' (see README, Install)"
+
+
+def require_torch(what: str) -> None:
+    """Raise :class:`DependencyError` naming ``what`` if torch cannot be imported."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise DependencyError(f"{what} needs torch, which is not installed: {TRAIN_HINT}"
+                              ) from None

@@ -9,6 +9,7 @@ times; the best wall time is reported as a real-time factor (audio seconds per w
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import tempfile
@@ -35,13 +36,11 @@ def main() -> None:
     a = p.parse_args()
     seconds = sf.info(a.track).duration
     t0 = time.perf_counter()
-    import torch
-
     from aecodec.files.ops import decode_file, encode_file
     from aecodec.model.registry import load_model
     load_model()
     load_s = time.perf_counter() - t0
-    rows = [("aecodec model load (torch import + weights)", load_s, None)]
+    rows = [("aecodec model load (numpy/scipy import + weights)", load_s, None)]
     with tempfile.TemporaryDirectory() as tmp:
         aec, wav = Path(tmp) / "x.aec", Path(tmp) / "x.wav"
         enc = best_of(a.repeat, lambda: encode_file(a.track, aec, force=True))
@@ -63,7 +62,8 @@ def main() -> None:
             d = best_of(a.repeat, lambda: subprocess.run(
                 ["lame", "--quiet", "--decode", str(mp3), str(wav)], check=True))
             rows += [("lame -b 32", e, seconds / e), ("lame --decode", d, seconds / d)]
-    print(f"track: {a.track.name}, {seconds:.1f} s; torch threads {torch.get_num_threads()}\n")
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    print(f"track: {a.track.name}, {seconds:.1f} s; OMP_NUM_THREADS {threads}\n")
     print("| step | wall s | x real time |\n|---|---|---|")
     for name, wall, rt in rows:
         print(f"| {name} | {wall:.2f} | {'-' if rt is None else f'{rt:.0f}'} |")

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 from aecodec.codec import decode as codec
@@ -30,7 +29,6 @@ def main() -> None:
     ap.add_argument("--kbps", type=float, default=6.0)
     ap.add_argument("--bases", default="1.5,0.75,0.5")
     a = ap.parse_args()
-    torch.set_num_threads(1)
     head, meta = load_classifier(find_classifier(None))
     net = codec.load_model(meta["codec"]["id"], meta["codec"]["sha256"][:12])
     bases = [float(b) for b in a.bases.split(",")]
@@ -44,8 +42,7 @@ def main() -> None:
                                 length=audio.frames, kbps=a.kbps, model=net, base_kbps=base,
                                 enhance=False)
             z, steps = codec.decode_latent(unpack(buf.getvalue()), net=net[0])
-            probs = segment_probs(head, torch.from_numpy(z), name=path,
-                                  step=torch.from_numpy(steps)).mean(0)
+            probs = segment_probs(head, z, name=path, step=steps).mean(0)
             right[base].append(head.labels[int(probs.argmax())] == label)
         print(path, label, {b: r[-1] for b, r in right.items()}, flush=True)
     for base, r in right.items():

@@ -36,12 +36,8 @@ from aecodec.codec.encode import encode_audio
 from aecodec.dsp.audio import Audio, read_audio
 from aecodec.errors import InputError
 from aecodec.format.container import unpack
-from aecodec.genre.head import (
-    GenreHead,
-    find_classifier,
-    load_classifier,
-    segment_probs,
-)
+from aecodec.genre.head import find_classifier, load_classifier, segment_probs
+from aecodec.genre.torch_head import GenreHead, as_numpy
 from aecodec.model.registry import load_model
 from aecodec.train.classifier import (
     Track,
@@ -68,8 +64,9 @@ def file_preds(head: GenreHead, latents: list[torch.Tensor], names: list[str]) -
         list[int], list[tuple[int, int]]]:
     """Vote label per file and (right-label index, segment count) per file's segments."""
     preds, segs = [], []
+    runtime = as_numpy(head)
     for z, name in zip(latents, names):
-        p = segment_probs(head, z, name=name)
+        p = segment_probs(runtime, z.numpy(), name=name)
         preds.append(int(p.mean(0).argmax()))
         segs.append((p.argmax(1).tolist(), int(p.shape[0])))
     return preds, segs  # type: ignore[return-value]
@@ -265,8 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     def classify_aec(audio: Audio, kbps: float, name: str) -> tuple[int, float]:
         data = encode_audio(audio, kbps=kbps, model=codec).to_bytes()
         z, zsteps = decode_latent(unpack(data, name=name), name=name, net=codec[0])
-        probs = segment_probs(head, torch.from_numpy(z), name=name,
-                              step=torch.from_numpy(zsteps)).mean(0)
+        probs = segment_probs(head, z, name=name, step=zsteps).mean(0)
         return int(probs.argmax()), len(data) * 8 / audio.duration / 1000
 
     def audio_as_coded(audio: Audio, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -288,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 # the product's audio path: the base-layer latent a default encode stores
                 z, zsteps = audio_as_coded(a, names[i])
-                probs = segment_probs(head, z, name=names[i], step=zsteps)
+                probs = segment_probs(head, z.numpy(), name=names[i], step=zsteps.numpy())
             except InputError as exc:  # e.g. a silent stretch in a clip
                 log(f"skipped: {exc}")
                 continue

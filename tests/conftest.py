@@ -64,7 +64,7 @@ def music_wav(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A tiny random model saved as ``tiny-test-<sha>.pt`` in a folder on AECODEC_MODELS."""
+    """A tiny random model saved as ``tiny-test-<sha>.npz`` in a folder on AECODEC_MODELS."""
     torch.manual_seed(0)
     model = Autoencoder(ModelConfig(hidden=16, latent=8, blocks=1))
     with torch.no_grad():  # a spread-out latent, so rate control has a range to work with

@@ -14,7 +14,7 @@ import torch
 from click.testing import CliRunner
 
 from aecodec.cli.main import main
-from aecodec.genre.head import find_classifier, load_classifier, save_classifier, segment_starts
+from aecodec.genre.head import find_classifier, load_classifier, segment_starts
 from aecodec.model.autoencoder import Autoencoder, ModelConfig
 from aecodec.model.weights import save_weights
 from aecodec.train.classifier import Track, split_by_track
@@ -79,10 +79,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         write(data / "low" / f"low{i}.wav", low_chords(8, seed=i))
         write(data / "high" / f"high{i}.wav", high_noise(8, seed=i))
     env = {"AECODEC_MODELS": str(root / "models")}
-    code, out, err = run("train-classifier", data, "-o", root / "out" / "my-genres.pt",
+    code, out, err = run("train-classifier", data, "-o", root / "out" / "my-genres.npz",
                          "--steps", "150", "--hidden", "32", "--codec-model", codec, env=env)
     assert code == 0, err
-    model = next((root / "out").glob("my-genres-*.pt"))
+    model = next((root / "out").glob("my-genres-*.npz"))
     return {"root": root, "codec": codec, "data": data, "model": model,
             "stdout": Path(out)}
 
@@ -95,13 +95,13 @@ def _models(trained: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
 def test_train_classifier_end_to_end(trained: dict[str, Path]) -> None:
     out = str(trained["stdout"])
     assert "held-out accuracy 1.000 on 2 tracks" in out
-    assert re.fullmatch(r"my-genres-[0-9a-f]{12}\.pt", trained["model"].name)
+    assert re.fullmatch(r"my-genres-[0-9a-f]{12}\.npz", trained["model"].name)
     assert trained["model"].stat().st_size < 100_000
     head, meta = load_classifier(trained["model"])
     assert head.labels == ["high", "low"] and meta["codec"]["id"] == "tiny-test"
     assert len(meta["info"]["val_tracks"]) == 2
     # the name without its hash finds the file too
-    assert find_classifier(trained["root"] / "out" / "my-genres.pt") == trained["model"]
+    assert find_classifier(trained["root"] / "out" / "my-genres.npz") == trained["model"]
 
 
 def test_classify_audio_and_aec_agree(trained: dict[str, Path], tmp_path: Path) -> None:
@@ -189,20 +189,19 @@ def test_mismatched_models(trained: dict[str, Path], tmp_path: Path,
     code, _, err = run("classify", tmp_path / "o.wav", "--model", trained["model"])
     assert code == 6 and "needs codec model tiny-test" in err
     # labels that do not fit the weights
-    bad = save_classifier(head, tmp_path, model_id="bad", codec=meta["codec"])
-    blob = torch.load(bad, weights_only=True)
-    blob["labels"] = ["high", "low", "jazz"]
-    torch.save(blob, tmp_path / "x.pt")
-    import hashlib
-    digest = hashlib.sha256((tmp_path / "x.pt").read_bytes()).hexdigest()[:12]
-    relabelled = (tmp_path / "x.pt").rename(tmp_path / f"relabelled-{digest}.pt")
+    from aecodec.model.npz_weights import CLASSIFIER_KIND, load_npz, save_npz
+    header, state = load_npz(trained["model"], kind=CLASSIFIER_KIND)
+    header = {k: v for k, v in header.items() if k not in ("sha256", "file_sha256", "path")}
+    relabelled = save_npz({**header, "model_id": "relabelled",
+                           "labels": ["high", "low", "jazz"]}, state, tmp_path,
+                          model_id="relabelled")
     code, _, err = run("classify", tmp_path / "o.wav", "--model", relabelled)
     assert code == 6 and "labels" in err and str(relabelled) in err
     # a tampered file (hash no longer matches its name), a codec file, a missing one
-    tampered = tmp_path / f"tampered-{'0' * 12}.pt"
+    tampered = tmp_path / f"tampered-{'0' * 12}.npz"
     tampered.write_bytes(trained["model"].read_bytes())
     for model, text in ((tampered, "does not match"), (trained["codec"], "not an aecodec"),
-                        (tmp_path / "none.pt", "not found")):
+                        (tmp_path / "none.npz", "not found")):
         code, _, err = run("classify", tmp_path / "o.wav", "--model", model)
         assert code == 6 and text in err, err
 
@@ -210,7 +209,7 @@ def test_mismatched_models(trained: dict[str, Path], tmp_path: Path,
 def test_dataset_refusals(trained: dict[str, Path], tmp_path: Path) -> None:
     one = tmp_path / "one"
     write(one / "rock" / "a.wav", low_chords(4, 0))
-    code, _, err = run("train-classifier", one, "-o", tmp_path / "m.pt",
+    code, _, err = run("train-classifier", one, "-o", tmp_path / "m.npz",
                        "--codec-model", trained["codec"])
     assert code == 3 and "at least two labels" in err and "rock" in err
     assert "train step" not in err
@@ -218,11 +217,11 @@ def test_dataset_refusals(trained: dict[str, Path], tmp_path: Path) -> None:
     write(two / "rock" / "a.wav", low_chords(4, 0))
     (two / "jazz").mkdir()
     (two / "jazz" / "b.wav").write_text("not audio")
-    code, _, err = run("train-classifier", two, "-o", tmp_path / "m.pt",
+    code, _, err = run("train-classifier", two, "-o", tmp_path / "m.npz",
                        "--codec-model", trained["codec"])
     assert code == 3 and "label 'jazz' has no readable audio" in err
-    assert "train step" not in err and not list(tmp_path.glob("m-*.pt"))
-    code, _, err = run("train-classifier", tmp_path / "nope", "-o", tmp_path / "m.pt")
+    assert "train step" not in err and not list(tmp_path.glob("m-*.npz"))
+    code, _, err = run("train-classifier", tmp_path / "nope", "-o", tmp_path / "m.npz")
     assert code == 3 and "nope" in err
 
 
@@ -235,19 +234,19 @@ def test_train_from_csv(trained: dict[str, Path], tmp_path: Path) -> None:
     code, out, err = run("train-classifier", csv, "-o", tmp_path, "--steps", "5",
                          "--val-fraction", "0", "--codec-model", trained["codec"], "-q")
     assert code == 0 and err == "" and "no track held out" in out
-    assert len(list(tmp_path.glob("aecodec-genres-*.pt"))) == 1
+    assert len(list(tmp_path.glob("aecodec-genres-*.npz"))) == 1
 
 
 def test_training_log_leaves_the_model_unchanged(trained: dict[str, Path],
                                                  tmp_path: Path) -> None:
     from aecodec.train.log import read_log
 
-    code, _, err = run("train-classifier", trained["data"], "-o", tmp_path / "my-genres.pt",
+    code, _, err = run("train-classifier", trained["data"], "-o", tmp_path / "my-genres.npz",
                        "--steps", "150", "--hidden", "32", "--codec-model", trained["codec"],
                        "--run-dir", tmp_path / "run", "-q")
     assert code == 0, err
     # the same bytes as the fixture's model, trained without a log
-    assert [p.name for p in tmp_path.glob("my-genres-*.pt")] == [trained["model"].name]
+    assert [p.name for p in tmp_path.glob("my-genres-*.npz")] == [trained["model"].name]
     rows = read_log(tmp_path / "run" / "log.csv")
     assert [int(r["step"]) for r in rows if r["quantity"] == "loss"] == list(range(1, 151))
     held = [r for r in rows if r["split"] == "heldout" and r["quantity"] == "accuracy"]

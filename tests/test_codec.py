@@ -119,7 +119,7 @@ def test_model_not_found_and_tampered(tiny_model: Path, tmp_path: Path) -> None:
     tampered.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="does not match the name"):
         load_weights(tampered)
-    renamed = tmp_path / "tiny-test-000000000000.pt"
+    renamed = tmp_path / "tiny-test-000000000000.npz"
     renamed.write_bytes(tiny_model.read_bytes())
     with pytest.raises(ModelError, match="tampered"):
         load_weights(renamed)
@@ -182,18 +182,19 @@ def test_a_failing_chunk_coder_raises_instead_of_hanging(tiny_model: Path,
     assert len(calls) <= 3  # of 7 chunks: the first failure stops the encode (two may queue)
 
 
-def test_decode_logmag_outside_inference_mode(tiny_model: Path) -> None:
-    """The enhancement layer is added in place: that must work from plain (grad-enabled)
-    code too, as diagnostics scripts call it."""
-    import torch
-
-    from aecodec.codec.decode import decode_logmag
+def test_decode_logmag_adds_the_enhancement_layer(tiny_model: Path) -> None:
+    """Diagnostics read the whole file's decoded ln-magnitudes: decoder net + residual layer."""
+    from aecodec.codec.decode import decode_latent, decode_logmag
     audio = _audio(3.0, 22050, 1)
-    data = encode_audio(audio, kbps=24.0, model=load_model(path=tiny_model)).to_bytes()
-    assert not torch.is_inference_mode_enabled()
+    model = load_model(path=tiny_model)
+    data = encode_audio(audio, kbps=24.0, model=model).to_bytes()
     out = decode_logmag(data)
-    assert out.shape[0] == 1 and out.shape[2] == container.unpack(data).meta["frames"]
-    assert torch.isfinite(out).all()
+    aec = container.unpack(data)
+    assert out.shape[0] == 1 and out.shape[2] == aec.meta["frames"]
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    latent, steps = decode_latent(aec)
+    base = model[0].decode(latent[None], step=steps[None, None], frames=aec.meta["frames"])
+    assert np.abs(out - base).max() > 0.01  # the residual layer is there at 24 kbps
 
 
 @pytest.mark.parametrize("samples", [1, 2, 80, 300])

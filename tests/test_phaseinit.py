@@ -136,7 +136,7 @@ def test_train_phase_command(tmp_path: Path, tiny_model: Path) -> None:
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "done: 2 steps" in res.stderr
-    (weights,) = (tmp_path / "out").glob("tiny-v2-*.pt")
+    (weights,) = (tmp_path / "out").glob("tiny-v2-*.npz")
     net, meta = load_weights(weights)
     base, _ = load_weights(tiny_model)
     assert net.phase is not None and net.cfg.decode_iters == 3

@@ -48,7 +48,7 @@ def test_train_resume_and_export(pool: Path, tmp_path: Path) -> None:
     second = _train([*common, "--steps", "5"])
     assert second.returncode == 0, second.stderr
     assert "resumed" in second.stderr and "at step 3" in second.stderr
-    weights = sorted((tmp_path / "models").glob("aecodec-v1-*.pt"))
+    weights = sorted((tmp_path / "models").glob("aecodec-v1-*.npz"))
     assert len(weights) == 2
     infos = [load_weights(w)[1]["info"] for w in weights]
     assert sorted(i["steps"] for i in infos) == [3, 5]
@@ -69,7 +69,7 @@ def test_distributed_two_processes(pool: Path, tmp_path: Path) -> None:
                   str(tmp_path / "run"), "--out", str(tmp_path / "models"), "--steps", "2",
                   *TINY], launcher=launcher)
     assert res.returncode == 0, res.stderr[-2000:]
-    (weights,) = (tmp_path / "models").glob("aecodec-v1-*.pt")
+    (weights,) = (tmp_path / "models").glob("aecodec-v1-*.npz")
     model, meta = load_weights(weights)
     assert meta["info"]["processes"] == 2 and meta["info"]["steps"] == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())

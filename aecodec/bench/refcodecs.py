@@ -18,13 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from aecodec.coding.residual import decode_dct, encode_dct
 from aecodec.dsp.audio import fit_length, mixdown, read_audio, write_wav
-from aecodec.dsp.griffinlim import griffin_lim
+from aecodec.dsp.np_spectral import griffin_lim, log_magnitude, magnitude_from_log
 from aecodec.dsp.resample import resample
-from aecodec.dsp.stft import log_magnitude, magnitude_from_log
 from aecodec.errors import AecError
 
 DCT_RATE, DCT_N_FFT, DCT_HOP = 22050, 1024, 256
@@ -130,18 +128,17 @@ def run_mp3(x: np.ndarray, *, rate: int, kbps: int) -> RefResult:
 def _dct_logmag(x: np.ndarray, *, rate: int) -> np.ndarray:
     """``ln(|STFT| + 1e-5)`` ``[513, frames]`` of ``x`` resampled to 22050 Hz."""
     y = resample(mixdown(x), orig_rate=rate, new_rate=DCT_RATE)
-    spec = log_magnitude(torch.from_numpy(y)[None], n_fft=DCT_N_FFT, hop=DCT_HOP)
-    return spec[0].numpy()
+    spec = log_magnitude(np.ascontiguousarray(y, np.float32)[None], n_fft=DCT_N_FFT, hop=DCT_HOP)
+    return spec[0]
 
 
 def _dct_result(data: bytes, *, samples: int, rate: int, setting: str,
                 name: str = "dct") -> RefResult:
     """Decode a DCT stream with Griffin-Lim and resample it back to ``rate``."""
     length = math.ceil(samples * DCT_RATE / rate)
-    mag = magnitude_from_log(torch.from_numpy(decode_dct(data))[None])
-    with torch.no_grad():
-        y = griffin_lim(mag, n_fft=DCT_N_FFT, hop=DCT_HOP, length=length, iters=32,
-                        momentum=0.99, seed=0)[0].numpy()
+    mag = magnitude_from_log(decode_dct(data)[None])
+    y = griffin_lim(mag, n_fft=DCT_N_FFT, hop=DCT_HOP, length=length, iters=32, momentum=0.99,
+                    seed=0)[0]
     audio = fit_length(resample(y, orig_rate=DCT_RATE, new_rate=rate), samples)
     return RefResult(name=name, setting=setting, nbytes=len(data), audio=audio)
 

@@ -200,7 +200,11 @@ def machine_info() -> dict[str, str]:
     """Machine, OS, and the versions of Python, the libraries and the reference tools."""
     import numpy
     import scipy
-    import torch
+    try:  # the runtime needs no torch; name its version where it is installed
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -212,7 +216,7 @@ def machine_info() -> dict[str, str]:
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{cpu}, {os.cpu_count()} logical CPUs", "os": platform.platform(),
             "python": platform.python_version(), "aecodec": __version__,
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "torch": torch.__version__,
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "torch": torch_version,
             "opusenc": _tool_version(["opusenc", "--version"]),
             "lame": _tool_version(["lame", "--version"])}
 

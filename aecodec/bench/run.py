@@ -108,39 +108,34 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
                      model: Any) -> list[Row]:
     """Where the error comes from: aecodec's magnitudes with the TRUE phase (model + quantizer
     error alone) at each bitrate, and Griffin-Lim on the TRUE magnitudes (the phase floor)."""
-    import torch
-
     from aecodec.bench.metrics import all_metrics
     from aecodec.codec.decode import decode_logmag
     from aecodec.codec.encode import encode_audio
-    from aecodec.dsp.griffinlim import griffin_lim
+    from aecodec.dsp.np_spectral import griffin_lim, istft, magnitude_from_log, stft
     from aecodec.dsp.resample import resample
-    from aecodec.dsp.stft import istft, magnitude_from_log, stft
     from aecodec.model.registry import default_model
 
     st = (model or default_model(kbps_list[0]))[0].cfg.stft
     x = resample(ref, orig_rate=audio.rate, new_rate=st.rate)
-    spec = stft(torch.from_numpy(x)[None], n_fft=st.n_fft, hop=st.hop)
+    spec = stft(np.ascontiguousarray(x, np.float32)[None], n_fft=st.n_fft, hop=st.hop)
 
-    def back(y: torch.Tensor) -> np.ndarray:
-        return resample(y[0].numpy(), orig_rate=st.rate, new_rate=audio.rate)[:len(ref)]
+    def back(y: np.ndarray) -> np.ndarray:
+        return resample(y[0], orig_rate=st.rate, new_rate=audio.rate)[:len(ref)]
 
     rows = []
-    with torch.inference_mode():
-        floor = griffin_lim(spec.abs(), n_fft=st.n_fft, hop=st.hop, length=len(x))
-        rows.append(Row(file=name, codec="gl-floor (true mag)", target_kbps=0.0,
-                        setting="FGLA 32", metrics=all_metrics(ref, back(floor),
-                                                               rate=audio.rate)))
-        for kbps in kbps_list:
-            m = model or default_model(kbps)
-            enc = encode_audio(audio, kbps=kbps, model=m)
-            logmag = decode_logmag(enc.to_bytes(), model_path=Path(m[1]["path"]))
-            mag = magnitude_from_log(logmag)[..., :spec.shape[-1]]
-            y = istft(mag * torch.exp(1j * spec.angle()), n_fft=st.n_fft, hop=st.hop,
-                      length=len(x))
-            rows.append(Row(file=name, codec="aecodec (true phase)", target_kbps=kbps,
-                            setting=f"-b {kbps:g}", kbps=enc.nbytes * 8 / audio.duration / 1000,
-                            metrics=all_metrics(ref, back(y), rate=audio.rate)))
+    floor = griffin_lim(np.abs(spec), n_fft=st.n_fft, hop=st.hop, length=len(x))
+    rows.append(Row(file=name, codec="gl-floor (true mag)", target_kbps=0.0,
+                    setting="FGLA 32", metrics=all_metrics(ref, back(floor), rate=audio.rate)))
+    for kbps in kbps_list:
+        m = model or default_model(kbps)
+        enc = encode_audio(audio, kbps=kbps, model=m)
+        logmag = decode_logmag(enc.to_bytes(), model_path=Path(m[1]["path"]))
+        mag = magnitude_from_log(logmag)[..., :spec.shape[-1]]
+        y = istft(mag * np.exp(1j * np.angle(spec)).astype(np.complex64), n_fft=st.n_fft,
+                  hop=st.hop, length=len(x))
+        rows.append(Row(file=name, codec="aecodec (true phase)", target_kbps=kbps,
+                        setting=f"-b {kbps:g}", kbps=enc.nbytes * 8 / audio.duration / 1000,
+                        metrics=all_metrics(ref, back(y), rate=audio.rate)))
     return rows
 
 

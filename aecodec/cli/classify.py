@@ -39,7 +39,7 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
       aecodec classify song.wav
       aecodec classify *.aec --json
     """
-    if len(inputs) == 1 and not inputs[0].is_file():  # before torch and the models load
+    if len(inputs) == 1 and not inputs[0].is_file():  # before the models load
         what = "is a directory" if inputs[0].is_dir() else "no such file"
         raise InputError(f"{inputs[0]}: {what}")
     from aecodec.genre.head import classify_file, find_classifier, load_classifier
@@ -88,7 +88,7 @@ def train_classifier(data: Path, output: Path, codec_model: Path | None, val_fra
     """Train a genre classifier on DATA: a folder with one sub-folder of audio per label, or a
     CSV of path,label rows (optional source and track columns). Prints the held-out accuracy.
     """
-    if output.suffix == ".pt":
+    if output.suffix in (".npz", ".pt"):
         out_dir, model_id = output.parent, output.stem
     else:
         out_dir, model_id = output, "aecodec-genres"
@@ -96,7 +96,9 @@ def train_classifier(data: Path, output: Path, codec_model: Path | None, val_fra
         raise OutputError(f"{out_dir}: not a directory")
     if not data.exists():
         raise InputError(f"{data}: no such dataset folder or CSV")
-    from aecodec.genre.head import save_classifier
+    from aecodec.errors import require_torch
+    require_torch("aecodec train-classifier")
+    from aecodec.genre.torch_head import save_classifier
     from aecodec.model.registry import load_model
     from aecodec.train.classifier import train_classifier as train
     t0 = time.perf_counter()

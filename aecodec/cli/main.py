@@ -1,6 +1,6 @@
 """Command-line interface: ``aecodec encode|decode|info|bench|train``.
 
-Heavy modules (torch, the model) are imported inside the commands, so ``--help`` and usage
+Heavy modules (scipy, the model; torch for training only) are imported inside the commands, so ``--help`` and usage
 errors are fast. Every :class:`~aecodec.errors.AecError` becomes one line on stderr,
 ``aecodec: error: <message>``, and its ``exit_code``; Ctrl-C exits 130 leaving no partial output.
 """
@@ -312,7 +312,9 @@ def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | Non
               add_help_option=False)
 @click.pass_context
 def train(ctx: click.Context) -> None:
-    """Train the codec model (options: see `aecodec train --help`)."""
+    """Train the codec model (options: see `aecodec train --help`; needs torch)."""
+    from aecodec.errors import require_torch
+    require_torch("aecodec train")
     from aecodec.train.codec import main as train_main
     train_main(list(ctx.args))
 

@@ -15,16 +15,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from aecodec.coding.peakphase import phases_from_symbols
 from aecodec.coding.stereo import ILD_FRAMES, channel_gains, ild_symbols
 from aecodec.coding.stereo_image import channel_spectra, encode_chunk
-from aecodec.dsp.griffinlim import DEFAULT_MOMENTUM, griffin_lim
-from aecodec.dsp.stft import istft, log_abs, magnitude_from_log, stft
+from aecodec.dsp.np_spectral import (
+    DEFAULT_MOMENTUM,
+    griffin_lim,
+    istft,
+    log_abs,
+    magnitude_from_log,
+    random_phase,
+    stft,
+)
 from aecodec.format.meta import model_rate_length
-from aecodec.model.autoencoder import Autoencoder
-from aecodec.model.phaseinit import initial_phase
+from aecodec.model.np_nets import Net
+from aecodec.model.np_phaseinit import initial_phase
 
 CTX_FRAMES = 64
 """STFT frames of context on each side of a chunk (a multiple of the latent downsampling)."""
@@ -88,7 +94,7 @@ class ChunkEncoder:
     """Feed model-rate samples ``[n, 1]`` (mono) or ``[n, 3]`` (mid, left, right); collect
     :class:`ChunkLatent` for every chunk whose samples (with context) are complete."""
 
-    def __init__(self, net: Autoencoder, layout: Layout, *, keep_phase: bool = False,
+    def __init__(self, net: Net, layout: Layout, *, keep_phase: bool = False,
                  image_slot: int | None = None) -> None:
         self.net, self.lay = net, layout
         self.keep_phase = keep_phase  # ChunkLatent.phase: only the peak-phase layer needs it
@@ -122,28 +128,27 @@ class ChunkEncoder:
         f0, f1 = lay.core(k)
         s0 = max(0, (f0 - CTX_FRAMES) * lay.hop)
         s1 = lay.needed(k)
-        x = torch.from_numpy(np.ascontiguousarray(self._buf[s0 - self._start:s1 - self._start].T))
+        x = np.ascontiguousarray(self._buf[s0 - self._start:s1 - self._start].T)
         first = (f0 - s0 // lay.hop) // lay.down
         width = -(-(f1 - f0) // lay.down)
-        with torch.inference_mode():
-            spec0 = stft(x[:1], n_fft=st.n_fft, hop=st.hop)
-            logmag = log_abs(spec0)
-            latent = self.net.encode(logmag)
-            e0 = f0 - s0 // lay.hop
-            target = logmag[0, :, e0:e0 + f1 - f0].numpy()
-            phase = spec0[0, :, e0:e0 + f1 - f0].angle().numpy() if self.keep_phase else None
-            ild = image = None
-            if x.shape[0] == 3:
-                spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop)[:, :, e0:e0 + f1 - f0].numpy()
-                if self.image_slot is not None:
-                    image = encode_chunk(spec[0].astype(np.complex128),
-                                         spec[1].astype(np.complex128), rate=st.rate,
-                                         slot=self.image_slot)
-                else:
-                    ild = ild_symbols(np.abs(spec[0]), np.abs(spec[1]), rate=st.rate,
-                                      down=ILD_FRAMES)
-        return ChunkLatent(latent[0, :, first:first + width].numpy(), ild, latent[0].numpy(),
-                           first, target, phase, image)
+        spec0 = stft(x[:1], n_fft=st.n_fft, hop=st.hop)
+        logmag = log_abs(spec0)
+        latent = self.net.encode(logmag)
+        e0 = f0 - s0 // lay.hop
+        target = logmag[0, :, e0:e0 + f1 - f0].copy()
+        phase = np.angle(spec0[0, :, e0:e0 + f1 - f0]) if self.keep_phase else None
+        ild = image = None
+        if x.shape[0] == 3:
+            spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop)[:, :, e0:e0 + f1 - f0]
+            if self.image_slot is not None:
+                image = encode_chunk(spec[0].astype(np.complex128),
+                                     spec[1].astype(np.complex128), rate=st.rate,
+                                     slot=self.image_slot)
+            else:
+                ild = ild_symbols(np.abs(spec[0]), np.abs(spec[1]), rate=st.rate,
+                                  down=ILD_FRAMES)
+        return ChunkLatent(latent[0, :, first:first + width].copy(), ild, latent[0], first,
+                           target, phase, image)
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ class ChunkDecoder:
     :meth:`finish`. Output blocks are contiguous, starting at sample ``core(first)[0] * hop``.
     """
 
-    def __init__(self, net: Autoencoder, layout: Layout, *, stereo: bool,
+    def __init__(self, net: Net, layout: Layout, *, stereo: bool,
                  iters: int | None = None, momentum: float = DEFAULT_MOMENTUM,
                  seed: int = 0, image_slot: int | None = None) -> None:
         self.net, self.lay, self.stereo = net, layout, stereo
@@ -173,7 +178,7 @@ class ChunkDecoder:
         self.iters = net.cfg.decode_iters if iters is None else iters
         self.momentum, self.seed = momentum, seed
         self._window: list[ChunkSymbols] = []
-        self._prev: tuple[int, torch.Tensor] | None = None  # (first frame, complex [F, GL_LEFT])
+        self._prev: tuple[int, np.ndarray] | None = None  # (first frame, complex [F, GL_LEFT])
         self._tail: tuple[int, np.ndarray] | None = None  # (abs sample, samples [n, ch])
 
     def push(self, chunk: ChunkSymbols) -> Iterator[np.ndarray]:
@@ -190,7 +195,7 @@ class ChunkDecoder:
             yield self._tail[1]
             self._tail = None
 
-    def _logmag(self, target: ChunkSymbols, window: list[ChunkSymbols]) -> tuple[torch.Tensor, int]:
+    def _logmag(self, target: ChunkSymbols, window: list[ChunkSymbols]) -> tuple[np.ndarray, int]:
         """Decoder output around ``target``: ln-magnitude ``[bins, n]`` and its first frame."""
         ctx = CTX_FRAMES // self.lay.down
         parts, steps, first_latent = [], [], None
@@ -204,10 +209,9 @@ class ChunkDecoder:
             parts.append(c.latent[:, a:b])
             steps.append(np.full(b - a, c.step, np.float32))
         assert first_latent is not None
-        z = torch.from_numpy(np.concatenate(parts, axis=1))[None]
-        step = torch.from_numpy(np.concatenate(steps))[None, None]
-        with torch.inference_mode():
-            out = self.net.decode(z, step=step)[0]
+        z = np.concatenate(parts, axis=1)[None]
+        step = np.concatenate(steps)[None, None]
+        out = self.net.decode(z, step=step)[0]
         return out, first_latent * self.lay.down
 
     def _decode(self, target: ChunkSymbols, window: list[ChunkSymbols], *,
@@ -216,46 +220,43 @@ class ChunkDecoder:
         f0, f1 = lay.core(target.index)
         logmag, lm0 = self._logmag(target, window)
         if target.residual is not None:
-            logmag = logmag.clone()
-            logmag[:, f0 - lm0:f1 - lm0] += torch.from_numpy(target.residual)
+            logmag = logmag.copy()
+            logmag[:, f0 - lm0:f1 - lm0] += target.residual
         has_prev = self._prev is not None and self._prev[0] == f0 - GL_LEFT
         g0 = f0 - GL_LEFT if has_prev else f0
         g1 = min(lay.frames, f1 + GL_RIGHT, lm0 + logmag.shape[1])
         mag = magnitude_from_log(logmag[:, g0 - lm0:g1 - lm0])
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + target.index)
-        phase0 = torch.rand(mag.shape, generator=gen) * 2 * torch.pi
+        phase0 = random_phase(mag.shape, seed=self.seed * 1_000_003 + target.index)
         pinned = self._prev[1][None] if has_prev and self._prev is not None else None
         if self.net.phase is not None:  # learned initial phase, continuing the emitted frames
-            start, anchor = ((pinned[0, :, -1].angle(), GL_LEFT - 1) if pinned is not None
+            start, anchor = ((np.angle(pinned[0, :, -1]), GL_LEFT - 1) if pinned is not None
                              else (phase0[:, 0], 0))
-            with torch.inference_mode():
-                phase0 = initial_phase(self.net.phase, logmag[None, :, g0 - lm0:g1 - lm0],
-                                       n_fft=st.n_fft, hop=st.hop, start=start[None],
-                                       anchor=min(anchor, g1 - g0 - 1))[0]
+            phase0 = initial_phase(self.net.phase, logmag[None, :, g0 - lm0:g1 - lm0],
+                                   n_fft=st.n_fft, hop=st.hop, start=start[None],
+                                   anchor=min(anchor, g1 - g0 - 1))[0]
         a0 = g0 * lay.hop
         length = (lay.samples if g1 == lay.frames else (g1 - 1) * lay.hop) - a0
         hold = None
         if target.phase is not None:  # peak phases sent for the chunk's own frames
-            core = logmag[:, f0 - lm0:f1 - lm0].numpy()
+            core = logmag[:, f0 - lm0:f1 - lm0]
             held, held_phase = phases_from_symbols(target.phase, core, hop=st.hop,
                                                    n_fft=st.n_fft)
-            mask = torch.zeros(mag.shape, dtype=torch.bool)
-            angle = torch.zeros(mag.shape)
-            mask[:, f0 - g0:f1 - g0] = torch.from_numpy(held)
-            angle[:, f0 - g0:f1 - g0] = torch.from_numpy(held_phase)
+            mask = np.zeros(mag.shape, dtype=bool)
+            angle = np.zeros(mag.shape, np.float32)
+            mask[:, f0 - g0:f1 - g0] = held
+            angle[:, f0 - g0:f1 - g0] = held_phase
             hold = (mask[None], angle[None])
-        with torch.inference_mode():
-            spec = griffin_lim(mag[None], n_fft=st.n_fft, hop=st.hop, length=length,
-                               iters=self.iters, momentum=self.momentum, init_phase=phase0[None],
-                               pinned=pinned, hold=hold, return_spec=True)[0]
-        self._prev = (f1 - GL_LEFT, spec[:, f1 - GL_LEFT - g0:f1 - g0].clone())
+        spec = griffin_lim(mag[None], n_fft=st.n_fft, hop=st.hop, length=length,
+                           iters=self.iters, momentum=self.momentum, init_phase=phase0[None],
+                           pinned=pinned, hold=hold, return_spec=True)[0]
+        self._prev = (f1 - GL_LEFT, spec[:, f1 - GL_LEFT - g0:f1 - g0].copy())
         chans = [istft(c[None], n_fft=st.n_fft, hop=st.hop, length=length)[0]
                  for c in self.channel_spectra(spec, target, g0=g0, g1=g1)]
-        seg = torch.stack(chans, dim=1).numpy()
+        seg = np.stack(chans, axis=1)
         yield from self._emit(seg, a0, f0 * lay.hop, f1 * lay.hop, last=last)
 
-    def channel_spectra(self, spec: torch.Tensor, target: ChunkSymbols, *, g0: int,
-                        g1: int) -> list[torch.Tensor]:
+    def channel_spectra(self, spec: np.ndarray, target: ChunkSymbols, *, g0: int,
+                        g1: int) -> list[np.ndarray]:
         """Per-channel reconstruction: the mid's complex STFT ``[bins, g1 - g0]`` (absolute
         frames ``g0 .. g1 - 1``) -> one complex STFT per output channel, the same shape (the
         mid itself for mono; two for stereo). A layer that adds to each channel follows this
@@ -263,15 +264,15 @@ class ChunkDecoder:
         st = self.net.cfg.stft
         f0, f1 = self.lay.core(target.index)
         if self.stereo and target.image is not None and self.image_slot is not None:
-            left, right = channel_spectra(spec.numpy().astype(np.complex128), *target.image,
+            left, right = channel_spectra(spec.astype(np.complex128), *target.image,
                                           rate=st.rate, slot=self.image_slot, f0=f0,
                                           start=g0 - f0)
-            return [torch.from_numpy(c.astype(np.complex64)) for c in (left, right)]
+            return [c.astype(np.complex64) for c in (left, right)]
         if self.stereo and target.ild is not None:
             gl, gr = channel_gains(target.ild, bins=spec.shape[0], frames=f1 - f0,
                                    rate=st.rate, down=ILD_FRAMES)
             gains = [np.pad(g, ((0, 0), (f0 - g0, g1 - f1)), mode="edge") for g in (gl, gr)]
-            return [spec * torch.from_numpy(g) for g in gains]
+            return [spec * g for g in gains]
         return [spec]
 
     def _emit(self, seg: np.ndarray, a0: int, r0: int, r1: int, *,

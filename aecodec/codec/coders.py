@@ -32,7 +32,7 @@ from aecodec.coding.residual import (
 )
 from aecodec.errors import FormatError, ModelError
 from aecodec.format.payload import LATENT, encode_stream, pack_payload
-from aecodec.model.weights import model_dirs
+from aecodec.model.npz_weights import model_dirs
 
 Streams = list[tuple[int, float, bytes]]
 """``(kind, step, bytes)`` of each stream of a chunk payload (:mod:`aecodec.format.payload`)."""

@@ -16,19 +16,18 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import torch
 
 from aecodec.codec.chunks import ChunkDecoder, layout_of
 from aecodec.codec.coders import coder_for_file
 from aecodec.codec.parse import chunk_symbols, latent_of, parse_file
 from aecodec.coding import stereo_image
 from aecodec.coding.highband_stream import HighbandSynth
-from aecodec.dsp.griffinlim import DEFAULT_MOMENTUM
+from aecodec.dsp.np_spectral import DEFAULT_MOMENTUM
 from aecodec.dsp.resample import StreamResampler
 from aecodec.errors import CorruptChunkError, FormatError
 from aecodec.format import container
 from aecodec.format.meta import read_meta, validate_meta
-from aecodec.model.autoencoder import Autoencoder
+from aecodec.model.np_nets import Net
 from aecodec.model.registry import model_for
 
 
@@ -125,7 +124,7 @@ def decode_audio(data: bytes, *, name: str = "<stream>",
 
 
 def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
-                  net: Autoencoder | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  net: Net | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The DEQUANTIZED latent of a whole parsed file, ``[C, Tl]`` float32, and the quantizer
     step of every latent frame ``[Tl]`` (steps differ per chunk). Damaged chunks (``None``)
     come back as zeros."""
@@ -135,7 +134,7 @@ def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
 
 
 def decode_logmag(data: bytes, *, name: str = "<stream>",
-                  model_path: Path | None = None) -> torch.Tensor:
+                  model_path: Path | None = None) -> np.ndarray:
     """The decoded ln-magnitudes (decoder net + enhancement layer) of the mid signal for a whole
     file, ``[1, bins, frames]`` (for diagnostics: no Griffin-Lim)."""
     aec = container.unpack(data, name=name)
@@ -143,14 +142,11 @@ def decode_logmag(data: bytes, *, name: str = "<stream>",
     net = model_for(aec.meta, name=name, model_path=model_path)
     lay, chunks = parse_file(aec, name=name, net=net)
     latent, steps = latent_of(chunks)
-    with torch.inference_mode():
-        out = net.decode(torch.from_numpy(latent)[None], step=torch.from_numpy(steps)[None, None],
-                         frames=aec.meta["frames"])
-    out = out.clone()  # a normal tensor: the residual is added in place below
+    out = net.decode(latent[None], step=steps[None, None], frames=aec.meta["frames"]).copy()
     for k, chunk in enumerate(chunks):  # the enhancement layer, where present
         if chunk.residual is not None:
             f0, f1 = lay.core(k)
-            out[0, :, f0:f1] += torch.from_numpy(chunk.residual)
+            out[0, :, f0:f1] += chunk.residual
     return out
 
 

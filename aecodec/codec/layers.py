@@ -5,7 +5,6 @@ high-band layer, in its byte budget."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from aecodec.codec.chunks import ChunkLatent
 from aecodec.codec.coders import StreamCoder
@@ -23,7 +22,7 @@ from aecodec.format.payload import (
     encode_stream,
     pack_payload,
 )
-from aecodec.model.autoencoder import Autoencoder
+from aecodec.model.np_nets import Net
 
 BASE_KBPS = 0.5
 """Bits a chunk's latent may take before the rest go to the DCT-coded residual layer (the
@@ -35,20 +34,19 @@ MIN_RESIDUAL_BYTES = 48
 """No enhancement layer in a chunk with fewer bytes left than this."""
 
 
-def base_logmag(cl: ChunkLatent, net: Autoencoder, step: float) -> np.ndarray:
+def base_logmag(cl: ChunkLatent, net: Net, step: float) -> np.ndarray:
     """What the decoder will make of the chunk's quantized latent: ``[bins, f1 - f0]``."""
     if cl.context is None or cl.target is None:
         raise ValueError("base_logmag() needs a ChunkLatent with context and target")
     z = quantize(cl.context[None], step=step).astype(np.float32) * np.float32(step)
-    with torch.inference_mode():
-        out = net.decode(torch.from_numpy(z), step=step)[0]
+    out = net.decode(z, step=step)[0]
     f = cl.first * net.cfg.down
-    return out[:, f:f + cl.target.shape[1]].numpy()
+    return out[:, f:f + cl.target.shape[1]]
 
 
 def chunk_payload(cl: ChunkLatent, *, target_bytes: float, coder: StreamCoder,
                   state: RateState, steps: tuple[float, float] = (STEP_MIN, STEP_MAX),
-                  net: Autoencoder | None = None, base_bytes: float | None = None,
+                  net: Net | None = None, base_bytes: float | None = None,
                   peaks: int = 0,
                   highband: tuple[np.ndarray, float] | None = None) -> bytes:
     """Code one chunk in at most ``target_bytes`` (when reachable); ``state.step`` becomes the

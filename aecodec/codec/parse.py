@@ -15,7 +15,7 @@ from aecodec.coding.stereo import BANDS, ILD_FRAMES
 from aecodec.errors import FormatError
 from aecodec.format import container
 from aecodec.format.payload import HIGHBAND, ILD, IMAGE, LATENT, PHASE, RESIDUAL, unpack_payload
-from aecodec.model.autoencoder import Autoencoder
+from aecodec.model.np_nets import Net
 
 
 def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: Layout,
@@ -85,7 +85,7 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
 
 
 def parse_file(aec: container.AecFile, *, name: str,
-               net: Autoencoder) -> tuple[Layout, list[ChunkSymbols]]:
+               net: Net) -> tuple[Layout, list[ChunkSymbols]]:
     """Every chunk of a validated, parsed file (entropy-decoded once), with its layout."""
     lay = layout_of(aec.meta, down=net.cfg.down)
     if len(aec.chunks) != lay.chunks:

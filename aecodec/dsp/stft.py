@@ -1,4 +1,6 @@
-"""STFT front end: log-magnitude spectrograms and the inverse transform (torch).
+"""STFT front end in torch: log-magnitude spectrograms and the inverse transform, for training
+and as the reference of the numpy runtime (:mod:`aecodec.dsp.np_spectral`, which the codec
+uses and which holds the settings ``StftConfig`` and the constants).
 
 Shapes: audio ``[batch, samples]``; spectrograms ``[batch, freq, frames]`` with
 ``freq = n_fft // 2 + 1`` and ``frames = samples // hop + 1`` (``center=True``, reflect padding).
@@ -6,44 +8,12 @@ Shapes: audio ``[batch, samples]``; spectrograms ``[batch, freq, frames]`` with
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 
-LOG_EPS = 1e-5
-"""Floor added to magnitudes before the logarithm: ``log(|X| + LOG_EPS)``."""
-LOG_MAX = 12.0
-"""Largest ln-magnitude a decoder turns into a magnitude (e^12 = 1.6e5; a full-scale sine
-reaches 512 at n_fft 1024)."""
+from aecodec.dsp.np_spectral import LOG_EPS, LOG_MAX, StftConfig
 
-
-@dataclass(frozen=True)
-class StftConfig:
-    """STFT settings of a model. Defaults: 22050 Hz, n_fft 1024, hop 256, Hann window."""
-
-    rate: int = 22050
-    n_fft: int = 1024
-    hop: int = 256
-
-    def __post_init__(self) -> None:
-        if self.n_fft <= 0 or self.n_fft & (self.n_fft - 1):
-            raise ValueError(f"StftConfig n_fft={self.n_fft} is not a positive power of two")
-        if not 0 < self.hop <= self.n_fft // 2:
-            raise ValueError(f"StftConfig hop={self.hop} not in 1..n_fft/2={self.n_fft // 2}")
-        if self.rate <= 0:
-            raise ValueError(f"StftConfig rate={self.rate} <= 0")
-
-    @property
-    def bins(self) -> int:
-        return self.n_fft // 2 + 1
-
-    def frames(self, samples: int) -> int:
-        """Number of STFT frames for ``samples`` samples."""
-        return samples // self.hop + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["LOG_EPS", "LOG_MAX", "StftConfig", "istft", "log_abs", "log_magnitude",
+           "magnitude_from_log", "stft", "window"]
 
 
 def window(n_fft: int, *, device: torch.device | None = None) -> torch.Tensor:

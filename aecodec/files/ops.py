@@ -27,7 +27,7 @@ def encode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, kbp
     from aecodec.dsp.audio import iter_blocks, open_audio
     from aecodec.files.atomic import atomic_output, check_output
     check_output(dst, force=force, inputs=(src,))
-    with open_audio(src) as f:  # bad input is refused before torch is even imported
+    with open_audio(src) as f:  # bad input is refused before the model is even loaded
         from aecodec.codec.encode import encode_blocks
         from aecodec.model.registry import default_model, load_model
         model = load_model(path=model_path) if model_path else default_model(kbps)
@@ -54,7 +54,7 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     from aecodec.files.atomic import atomic_output, check_output
     from aecodec.format.meta import read_meta
     check_output(dst, force=force, inputs=(src,))
-    meta, _ = read_meta(src)  # a foreign or damaged file is refused before torch is imported
+    meta, _ = read_meta(src)  # a foreign or damaged file is refused before the model loads
     from aecodec.codec.decode import decode_to
     out_rate = rate or meta["rate"]
     channels = 2 if meta.get("stereo") in ("ild", "image") else meta["channels"]
@@ -101,9 +101,9 @@ def _call(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
         return Outcome(src, None, str(exc), exc.exit_code)
 
 
-def _init_worker() -> None:
-    import torch
-    torch.set_num_threads(1)
+_ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+"""Environment of a worker process: one BLAS thread each (``workers`` processes share the
+cores). Workers are spawned, not forked, so numpy reads it when it loads there."""
 
 
 def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]], *,
@@ -122,9 +122,20 @@ def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]
         for src, dst in jobs:
             report(_call(fn, src, dst, kwargs))
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs)),
-                                 initializer=_init_worker) as pool:
-            futures = [pool.submit(_call, fn, src, dst, kwargs) for src, dst in jobs]
-            for fut in as_completed(futures):
-                report(fut.result())
+        import multiprocessing
+
+        saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+        os.environ.update(_ONE_THREAD)
+        try:
+            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs)),
+                                     mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_call, fn, src, dst, kwargs) for src, dst in jobs]
+                for fut in as_completed(futures):
+                    report(fut.result())
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     return outcomes

@@ -7,37 +7,31 @@ channel, applies a 1x1 and a dilated kernel-3 convolution, pools mean and standa
 over time and maps them to label logits; the file's probabilities are the mean of its segments'
 (probability voting). Near-silent segments are skipped; a file with none left is refused.
 
-A classifier file is a ``torch.save`` of plain dicts and tensors (loaded ``weights_only``),
-named ``<model_id>-<sha256[:12]>.pt`` and verified like codec weights::
-
-    {"format": 1, "kind": "aecodec-classifier", "model_id": str, "labels": [str],
-     "config": {...HeadConfig...}, "codec": {"id": str, "sha256": str},
-     "state": {name: tensor}, "info": {...how it was trained...}}
+A classifier file is a ``.npz`` without pickle (:mod:`aecodec.model.npz_weights`, kind
+``"aecodec-classifier"``), named ``<model_id>-<sha256[:12]>.npz`` and verified like codec
+weights; its JSON header holds ``labels``, ``config`` (:class:`HeadConfig`), ``codec`` ({"id",
+"sha256"}: the codec model it was trained on) and ``info``. The head runs in numpy
+(:class:`aecodec.model.np_nets.NpGenreHead`); the torch head that trains it is in
+:mod:`aecodec.genre.torch_head`.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from aecodec.dsp.audio import Audio, mixdown
+from aecodec.dsp.np_spectral import log_magnitude
 from aecodec.dsp.resample import resample
-from aecodec.dsp.stft import log_magnitude
 from aecodec.errors import AecError, InputError, ModelError
-from aecodec.format.hashed import read_hashed
-from aecodec.model.autoencoder import Autoencoder
-from aecodec.model.weights import HASH_CHARS, model_dirs
+from aecodec.format.hashed import HASH_CHARS
+from aecodec.model.np_nets import Net, NpGenreHead
+from aecodec.model.npz_weights import CLASSIFIER_KIND, load_npz, model_dirs
 
-CLASSIFIER_FORMAT = 1
-CLASSIFIER_KIND = "aecodec-classifier"
 DEFAULT_CLASSIFIER_ID = "aecodec-genres"
 
 
@@ -59,35 +53,6 @@ class HeadConfig:
         return asdict(self)
 
 
-class GenreHead(nn.Module):
-    """Latent segments ``[B, channels, frames]`` -> label logits ``[B, labels]``.
-
-    Buffers: per-channel ``mean``/``std`` of the training latents (input normalisation) and
-    the codec's latent of digital ``silence``.
-    """
-
-    mean: torch.Tensor
-    std: torch.Tensor
-    silence: torch.Tensor
-
-    def __init__(self, cfg: HeadConfig, labels: list[str]) -> None:
-        super().__init__()
-        self.cfg, self.labels = cfg, list(labels)
-        self.register_buffer("mean", torch.zeros(cfg.channels))
-        self.register_buffer("std", torch.ones(cfg.channels))
-        self.register_buffer("silence", torch.zeros(cfg.channels))
-        self.conv1 = nn.Conv1d(cfg.channels, cfg.hidden, 1)
-        self.conv2 = nn.Conv1d(cfg.hidden, cfg.hidden, 3, padding=2, dilation=2)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.out = nn.Linear(2 * cfg.hidden, len(labels))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = (z - self.mean[:, None]) / self.std[:, None]
-        h = F.gelu(self.conv2(F.gelu(self.conv1(x))))
-        pooled = torch.cat([h.mean(-1), h.std(-1)], dim=1)
-        return self.out(self.drop(pooled))
-
-
 def segment_starts(frames: int, *, segment: int, hop: int) -> list[int]:
     """Start frames of the segments covering ``frames`` (the last one flush with the end)."""
     if frames < segment:
@@ -98,19 +63,19 @@ def segment_starts(frames: int, *, segment: int, hop: int) -> list[int]:
     return starts
 
 
-def silent_frames(latent: torch.Tensor, silence: torch.Tensor, *, threshold: float,
-                  step: torch.Tensor | None = None) -> torch.Tensor:
+def silent_frames(latent: np.ndarray, silence: np.ndarray, *, threshold: float,
+                  step: np.ndarray | None = None) -> np.ndarray:
     """Bool ``[frames]``: frames of ``latent [C, frames]`` near the silence latent ``[C]``
     (quantized with each frame's ``step [frames]`` first when it came from a ``.aec`` file)."""
     ref = silence[:, None]
     if step is not None:
-        ref = torch.round(ref / step[None]).clamp(-127, 127) * step[None]
+        ref = np.clip(np.round(ref / step[None]), -127, 127) * step[None]
     return ((latent - ref) ** 2).mean(0) < threshold
 
 
-def segment_probs(head: GenreHead, latent: torch.Tensor, *, name: str,
-                  step: torch.Tensor | None = None,
-                  frame_seconds: float = 1024 / 22050) -> torch.Tensor:
+def segment_probs(head: NpGenreHead, latent: np.ndarray, *, name: str,
+                  step: np.ndarray | None = None,
+                  frame_seconds: float = 1024 / 22050) -> np.ndarray:
     """Label probabilities ``[segments, labels]`` of the non-silent segments of ``latent
     [C, frames]`` (``step [frames]``: the quantizer steps if it came from a ``.aec`` file).
     The file's probabilities are their mean (probability voting)."""
@@ -121,85 +86,59 @@ def segment_probs(head: GenreHead, latent: torch.Tensor, *, name: str,
         raise InputError(f"{name}: too short to classify ({frames * frame_seconds:.2f} s; "
                          f"one segment needs {cfg.segment * frame_seconds:.2f} s)")
     quiet = silent_frames(latent, head.silence, threshold=cfg.silence_threshold, step=step)
-    starts = [s for s in starts if quiet[s:s + cfg.segment].float().mean() < 0.5]
+    starts = [s for s in starts if quiet[s:s + cfg.segment].mean() < 0.5]
     if not starts:
         raise InputError(f"{name}: no music to classify (silent or nearly so)")
-    segs = torch.stack([latent[:, s:s + cfg.segment] for s in starts])
-    with torch.inference_mode():
-        return torch.softmax(head(segs), dim=-1)
+    segs = np.stack([latent[:, s:s + cfg.segment] for s in starts])
+    return head.probs(segs)
 
 
-def audio_latent(audio: Audio, net: Autoencoder) -> torch.Tensor:
+def audio_latent(audio: Audio, net: Net) -> np.ndarray:
     """The codec encoder's latent ``[latent, frames]`` of ``audio`` (the same front end as
     :func:`aecodec.codec.encode.encode_audio`: mono mix-down, resampling, ln|STFT|)."""
     st = net.cfg.stft
     x = resample(mixdown(audio.samples), orig_rate=audio.rate, new_rate=st.rate)
-    with torch.inference_mode():
-        logmag = log_magnitude(torch.from_numpy(np.ascontiguousarray(x))[None],
-                               n_fft=st.n_fft, hop=st.hop)
-        return net.encode(logmag)[0]
+    logmag = log_magnitude(np.ascontiguousarray(x)[None], n_fft=st.n_fft, hop=st.hop)
+    return net.encode(logmag)[0]
 
 
-def save_classifier(head: GenreHead, out_dir: Path, *, model_id: str, codec: dict[str, str],
-                    info: dict[str, Any] | None = None) -> Path:
-    """Write ``out_dir/<model_id>-<sha12>.pt`` and return its path."""
-    blob = {"format": CLASSIFIER_FORMAT, "kind": CLASSIFIER_KIND, "model_id": model_id,
-            "labels": list(head.labels), "config": head.cfg.to_dict(), "codec": dict(codec),
-            "state": {k: v.detach().float().cpu() for k, v in head.state_dict().items()},
-            "info": info or {}}
-    from aecodec.model.weights import save_hashed
-    return save_hashed(blob, out_dir, model_id=model_id)
-
-
-def load_classifier(path: Path) -> tuple[GenreHead, dict[str, Any]]:
-    """Load and verify a classifier file -> (head in eval mode, its blob minus the weights).
+def load_classifier(path: Path) -> tuple[NpGenreHead, dict[str, Any]]:
+    """Load and verify a classifier file -> (numpy head, its header with ``sha256`` and
+    ``path``).
 
     :class:`ModelError` if it is missing, its hash does not match its name, or its labels,
     configuration and weights do not fit together.
     """
     path = Path(path)
-    data, digest = read_hashed(path, what="classifier")
-    try:
-        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        ok = isinstance(blob, dict) and blob.get("kind") == CLASSIFIER_KIND
-    except Exception:  # noqa: BLE001 - any failure here means it is not a classifier file
-        ok = False
-    if not ok:
-        raise ModelError(f"{path}: not an aecodec classifier file")
-    if blob.get("format") != CLASSIFIER_FORMAT:
-        raise ModelError(f"{path}: classifier format {blob.get('format')!r} unsupported")
-    labels = blob.get("labels")
+    header, state = load_npz(path, kind=CLASSIFIER_KIND)
+    labels = header.get("labels")
     if (not isinstance(labels, list) or len(labels) < 2 or len(set(labels)) != len(labels)
             or not all(isinstance(x, str) and x for x in labels)):
         raise ModelError(f"{path}: bad label list {labels!r}")
-    codec = blob.get("codec")
+    codec = header.get("codec")
     if not isinstance(codec, dict) or not all(isinstance(codec.get(k), str)
                                               for k in ("id", "sha256")):
         raise ModelError(f"{path}: does not name the codec model it was trained on")
     try:
-        head = GenreHead(HeadConfig(**blob["config"]), labels)
-        head.load_state_dict(blob["state"])
+        head = NpGenreHead(HeadConfig(**header["config"]), labels, state)
     except Exception as exc:  # noqa: BLE001 - labels/config/weights that do not fit together
         raise ModelError(f"{path}: labels, configuration and weights do not match "
                          f"({len(labels)} labels; {type(exc).__name__})") from None
-    head.eval()
-    meta = {k: v for k, v in blob.items() if k != "state"}
-    meta.update(sha256=digest, path=str(path))
-    return head, meta
+    return head, header
 
 
 def find_classifier(spec: str | Path | None = None) -> Path:
     """The classifier file for ``spec``: a path; a path without its ``-<sha12>`` suffix
-    (``models/my-genres.pt``); a model id looked up in the model folders; or, for ``None``,
+    (``models/my-genres.npz``); a model id looked up in the model folders; or, for ``None``,
     the default ``aecodec-genres``. Among several, the newest trained on an installed codec
     model wins."""
     if spec is not None and Path(spec).is_file():
         return Path(spec)
     p = Path(spec) if spec is not None else Path(DEFAULT_CLASSIFIER_ID)
-    stem = p.stem if p.suffix == ".pt" else p.name
+    stem = p.stem if p.suffix == ".npz" else p.name
     folders = [p.parent] if str(p.parent) not in ("", ".") else []
     folders += model_dirs() if len(p.parts) == 1 else []
-    hits = [h for d in folders if d.is_dir() for h in sorted(d.glob(f"{stem}-*.pt"))
+    hits = [h for d in folders if d.is_dir() for h in sorted(d.glob(f"{stem}-*.npz"))
             if re.fullmatch(rf"{re.escape(stem)}-[0-9a-f]{{12}}", h.stem)]
     if not hits:
         where = ", ".join(str(d) for d in folders)
@@ -209,16 +148,19 @@ def find_classifier(spec: str | Path | None = None) -> Path:
 
 
 def _codec_installed(path: Path) -> bool:
-    from aecodec.model.weights import find_weights
+    import json
+
+    from aecodec.model.npz_weights import find_npz
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        find_weights(blob["codec"]["id"], sha_prefix=blob["codec"]["sha256"][:HASH_CHARS])
+        with np.load(path, allow_pickle=False) as z:
+            codec = json.loads(bytes(z["header"]).decode())["codec"]
+        find_npz(codec["id"], sha_prefix=codec["sha256"][:16], dirs=model_dirs())
     except Exception:  # noqa: BLE001 - unreadable, or its codec is not installed
         return False
     return True
 
 
-def file_latent(path: Path, codec: dict[str, str]) -> tuple[torch.Tensor, torch.Tensor | None,
+def file_latent(path: Path, codec: dict[str, str]) -> tuple[np.ndarray, np.ndarray | None,
                                                               float]:
     """The latent ``[C, frames]`` of an audio or ``.aec`` file for a classifier trained on the
     codec model ``codec`` ({"id", "sha256"}), the quantizer step of each frame (``[frames]``;
@@ -242,8 +184,7 @@ def file_latent(path: Path, codec: dict[str, str]) -> tuple[torch.Tensor, torch.
                              f"{codec['sha256'][:12]}")
         latent, steps = decode_latent(aec, name=name)
         m = aec.meta
-        return (torch.from_numpy(latent), torch.from_numpy(steps),
-                m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"])
+        return latent, steps, m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"]
     from aecodec.dsp.audio import read_audio
     audio = read_audio(path)
     try:
@@ -258,11 +199,10 @@ def file_latent(path: Path, codec: dict[str, str]) -> tuple[torch.Tensor, torch.
     enc = encode_audio(audio, kbps=DEFAULT_KBPS, model=(net, mmeta), enhance=False)
     latent, steps = decode_latent(unpack(enc.to_bytes()), name=name, net=net)
     m = enc.meta
-    return (torch.from_numpy(latent), torch.from_numpy(steps),
-            m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"])
+    return latent, steps, m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"]
 
 
-def classify_file(path: Path, *, head: GenreHead, meta: dict[str, Any],
+def classify_file(path: Path, *, head: NpGenreHead, meta: dict[str, Any],
                   top: int = 3) -> dict[str, Any]:
     """The genre of one audio or ``.aec`` file with a loaded classifier (:func:`load_classifier`):
     ``{"file", "label", "probability", "top": [{"label", "probability"}, ...], "input"}``,
@@ -272,7 +212,7 @@ def classify_file(path: Path, *, head: GenreHead, meta: dict[str, Any],
         raise AecError(f"{path}: latent has {latent.shape[0]} channels, "
                        f"the classifier expects {head.cfg.channels}")
     probs = segment_probs(head, latent, name=str(path), step=step, frame_seconds=frame_s).mean(0)
-    order = probs.argsort(descending=True)[:top].tolist()
+    order = np.argsort(-probs, kind="stable")[:top].tolist()
     best = [{"label": head.labels[i], "probability": round(float(probs[i]), 4)} for i in order]
     return {"file": str(path), "label": best[0]["label"], "probability": best[0]["probability"],
             "top": best, "input": "aec" if Path(path).suffix.lower() == ".aec" else "audio"}

@@ -8,51 +8,16 @@ Normalisation: the network sees ``(ln(|X| + 1e-5) - center) / scale``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aecodec.dsp.stft import LOG_EPS, StftConfig
+from aecodec.dsp.np_spectral import LOG_EPS
+from aecodec.model.config import ModelConfig, StftConfig
 from aecodec.model.phaseinit import PhaseNet
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture and front-end settings; stored inside every weights file.
-
-    Defaults: 22050 Hz, n_fft 1024 / hop 256, hidden 192 channels, 64 latent channels,
-    time downsampling 4 (latent at ~21.5 frames/s).
-    """
-
-    stft: StftConfig = field(default_factory=StftConfig)
-    hidden: int = 192
-    latent: int = 64
-    stages: int = 2
-    blocks: int = 2
-    center: float = -4.0
-    scale: float = 3.0
-    phase_channels: int = 0
-    """Feature maps of the learned initial-phase net (:mod:`aecodec.model.phaseinit`); 0: none,
-    Griffin-Lim starts from random phase."""
-    decode_iters: int = 32
-    """Griffin-Lim iterations a decoder runs by default with this model."""
-
-    @property
-    def down(self) -> int:
-        """Time downsampling factor between STFT frames and latent frames."""
-        return 2 ** self.stages
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        d = dict(d)
-        d["stft"] = StftConfig(**d["stft"])
-        return cls(**d)
+__all__ = ["Autoencoder", "Decoder", "Encoder", "ModelConfig", "ResBlock", "StftConfig",
+           "parameter_count", "training_forward"]
 
 
 class ResBlock(nn.Module):

@@ -2,7 +2,8 @@
 file names, and the entropy tables fitted for them.
 
 A process loads each weights file once (cached by path and modification time); every lookup
-checks the sha256 prefix a ``.aec`` file names against the weights found.
+checks the sha256 prefix a ``.aec`` file names against the weights found. The networks run in
+numpy (:class:`aecodec.model.np_nets.NpAutoencoder`): nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -14,19 +15,25 @@ from typing import Any
 
 from aecodec.coding import ans
 from aecodec.errors import ModelError
-from aecodec.model.autoencoder import Autoencoder
-from aecodec.model.weights import DEFAULT_MODEL_ID, find_weights, load_weights, model_dirs
+from aecodec.model.config import ModelConfig
+from aecodec.model.np_nets import Net, NpAutoencoder
+from aecodec.model.npz_weights import DEFAULT_MODEL_ID, find_npz, load_npz, model_dirs
 
-Model = tuple[Autoencoder, dict[str, Any]]
-"""A loaded model: the network and its weights file's metadata (``model_id``, ``sha256``,
-``info``)."""
+Model = tuple[Net, dict[str, Any]]
+"""A loaded model: the networks and their weights file's header (``model_id``, ``sha256`` - the
+identity ``.aec`` files name -, ``config``, ``info``, ``path``)."""
 DEFAULT_MODELS: tuple[tuple[float, str], ...] = ((math.inf, DEFAULT_MODEL_ID),)
 """``(up to kbps, model id)``: which shipped model codes which bitrates by default."""
 
 
 @lru_cache(maxsize=4)
 def _load_cached(path: Path, mtime: float) -> Model:
-    return load_weights(path)
+    header, state = load_npz(path)
+    try:
+        net = NpAutoencoder(ModelConfig.from_dict(header["config"]), state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: configuration and weights do not match ({exc})") from None
+    return net, header
 
 
 def load_model(model_id: str = DEFAULT_MODEL_ID, sha_prefix: str = "", *,
@@ -37,7 +44,7 @@ def load_model(model_id: str = DEFAULT_MODEL_ID, sha_prefix: str = "", *,
     weights it was made with).
     """
     if path is None:
-        path = find_weights(model_id, sha_prefix=sha_prefix[:12])
+        path = find_npz(model_id, sha_prefix=sha_prefix, dirs=model_dirs())
     path = Path(path).resolve()
     model, meta = _load_cached(path, path.stat().st_mtime if path.exists() else 0.0)
     if sha_prefix and not meta["sha256"].startswith(sha_prefix):
@@ -58,7 +65,7 @@ def tables_for(model: Model) -> ans.Tables | None:
     return ans.find_tables(model_sha=model[1]["sha256"], dirs=model_dirs())
 
 
-def model_for(meta: dict[str, Any], *, name: str, model_path: Path | None = None) -> Autoencoder:
+def model_for(meta: dict[str, Any], *, name: str, model_path: Path | None = None) -> Net:
     """The model a validated file names, checked against the file's settings."""
     net, mmeta = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
     if mmeta["model_id"] != meta["model"]["id"]:

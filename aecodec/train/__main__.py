@@ -1,6 +1,16 @@
 """``python -m aecodec.train ...``: the codec trainer (:mod:`aecodec.train.codec`), as before the
 package was split by role (the README's torchrun lines run this)."""
 
+import sys
+
+from aecodec.errors import DependencyError, require_torch
+
+try:
+    require_torch("python -m aecodec.train")
+except DependencyError as exc:
+    print(f"aecodec: error: {exc}", file=sys.stderr)
+    sys.exit(exc.exit_code)
+
 from aecodec.train.codec import main
 
 main()

@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN
 from aecodec.dsp.audio import AUDIO_SUFFIXES, Audio, read_audio
 from aecodec.errors import InputError
-from aecodec.genre.head import GenreHead, HeadConfig, audio_latent, segment_probs, silent_frames
-from aecodec.model.autoencoder import Autoencoder
+from aecodec.genre.head import HeadConfig, audio_latent, segment_probs, silent_frames
+from aecodec.genre.torch_head import GenreHead, as_numpy
+from aecodec.model.np_nets import Net
 from aecodec.train.log import LOG_NAME, TrainLog, finish
 
 Log = Callable[[str], None]
@@ -118,14 +119,14 @@ def split_by_track(tracks: list[Track], *, fraction: float, seed: int) -> tuple[
     return sorted(train), sorted(val)
 
 
-def silence_latent(net: Autoencoder) -> torch.Tensor:
+def silence_latent(net: Net) -> torch.Tensor:
     """The codec's latent ``[C]`` of digital silence (a frame far from the edges)."""
     z = audio_latent(Audio(np.zeros((4 * net.cfg.stft.rate, 1), np.float32), net.cfg.stft.rate),
                      net)
-    return z[:, z.shape[1] // 2].clone()
+    return torch.from_numpy(z[:, z.shape[1] // 2].copy())
 
 
-def extract(tracks: list[Track], net: Autoencoder, *, log: Log) -> list[torch.Tensor | None]:
+def extract(tracks: list[Track], net: Net, *, log: Log) -> list[torch.Tensor | None]:
     """Latents ``[C, frames]`` of each track (None, with a warning, if it cannot be read)."""
     out: list[torch.Tensor | None] = []
     for i, t in enumerate(tracks):
@@ -135,7 +136,7 @@ def extract(tracks: list[Track], net: Autoencoder, *, log: Log) -> list[torch.Te
             log(f"warning: skipped: {exc}")
             out.append(None)
             continue
-        out.append(audio_latent(audio, net).clone())
+        out.append(torch.from_numpy(audio_latent(audio, net).copy()))
         log(f"latent [{i + 1}/{len(tracks)}] {t.label}: {t.path.name} ({audio.duration:.0f} s)")
     return out
 
@@ -154,7 +155,8 @@ def train_head(latents: list[torch.Tensor], targets: list[int], labels: list[str
     head = GenreHead(cfg, labels)
     starts = []
     for z in latents:  # segment starts with at most half their frames silent
-        quiet = silent_frames(z, silence, threshold=cfg.silence_threshold).float()
+        quiet = torch.from_numpy(silent_frames(z.numpy(), silence.numpy(),
+                                               threshold=cfg.silence_threshold)).float()
         frac = F.avg_pool1d(quiet[None, None], cfg.segment, stride=1)[0, 0]
         ok = torch.nonzero(frac < 0.5)[:, 0].numpy()
         starts.append(ok if ok.size else np.arange(z.shape[1] - cfg.segment + 1))
@@ -198,8 +200,9 @@ def evaluate(head: GenreHead, latents: list[torch.Tensor], targets: list[int], *
              names: list[str]) -> dict[str, object]:
     """File-level (vote) and segment-level accuracy, and the file predictions."""
     preds, seg_right, seg_total = [], 0, 0
+    runtime = as_numpy(head)  # the numpy head the files will be classified with
     for z, y, name in zip(latents, targets, names):
-        p = segment_probs(head, z, name=name)
+        p = segment_probs(runtime, z.numpy(), name=name)
         preds.append(int(p.mean(0).argmax()))
         seg_right += int((p.argmax(1) == y).sum())
         seg_total += int(p.shape[0])
@@ -209,7 +212,7 @@ def evaluate(head: GenreHead, latents: list[torch.Tensor], targets: list[int], *
             "predictions": preds}
 
 
-def train_classifier(data: Path, *, model: tuple[Autoencoder, dict], val_fraction: float = 0.2,
+def train_classifier(data: Path, *, model: tuple[Net, dict], val_fraction: float = 0.2,
                      steps: int = 1500, seed: int = 0, hidden: int = 96,
                      log: Log = lambda _: None,
                      run_dir: Path | None = None) -> tuple[GenreHead, dict[str, object]]:

@@ -1,6 +1,6 @@
 """Train the learned initial phase (:mod:`aecodec.model.phaseinit`) on top of a frozen codec model.
 
-    python -m aecodec.train.phase --init models/aecodec-v1-fa354cc04e07.pt \\
+    python -m aecodec.train.phase --init models/aecodec-v1-6b90804fbd94.npz \\
         --data data/train --cache runs/pool22k --run-dir runs/phase --minutes 35 \\
         --model-id aecodec-v2 --out models
 
