@@ -135,7 +135,7 @@ def plot_samples(png: Path, samples: list[tuple[str, str, np.ndarray, np.ndarray
     if im is not None:
         fig.colorbar(im, ax=axes[:, 1].tolist(), shrink=0.6,
                      label="standardised latent (per channel)")
-    fig.savefig(png, dpi=100, bbox_inches="tight")
+    fig.savefig(png, dpi=72, bbox_inches="tight")
     plt.close(fig)
 
 
