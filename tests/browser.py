@@ -5,6 +5,7 @@ its file descriptor 3 and write replies and events to descriptor 4. :class:`Brow
 page, records every script exception, console error and failed load, and evaluates JavaScript.
 
     python -m tests.browser report.html shot.png   # load a page, print its status, screenshot
+                                                   # (of the window: 1280 x 1600)
 """
 
 from __future__ import annotations
@@ -178,9 +179,10 @@ class Browser:
                 out.append(f"load failed: {p.get('errorText')}")
         return out
 
-    def screenshot(self, path: Path) -> None:
-        """Full-page PNG of the page."""
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    def screenshot(self, path: Path, *, full: bool = True) -> None:
+        """PNG of the page (all of it, or the window's view when not ``full``)."""
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full,
+                         timeout=120)
         path.write_bytes(base64.b64decode(data["data"]))
 
 
@@ -195,7 +197,7 @@ def main() -> None:
                         "document.getElementById('status').dataset.total")
         print(b.evaluate("document.getElementById('status').textContent"), "ok" if ok else "")
         print("\n".join(b.problems()) or "no problems logged")
-        b.screenshot(shot)
+        b.screenshot(shot, full=False)
 
 
 if __name__ == "__main__":
