@@ -183,7 +183,7 @@ def train_head(latents: list[torch.Tensor], targets: list[int], labels: list[str
         opt.step()
         sched.step()
         if tlog is not None:
-            tlog.write(it + 1, {"loss": loss.item(), "lr": sched.get_last_lr()[0]})
+            tlog.write(it + 1, {"loss": loss.item(), "lr": float(sched.get_last_lr()[0])})
         if (it + 1) % max(1, steps // 10) == 0 or it + 1 == steps:
             log(f"train step {it + 1}/{steps} loss {loss.item():.3f}")
             if tlog is not None and heldout is not None and heldout[0]:
