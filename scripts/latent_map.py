@@ -22,7 +22,7 @@ source music, which the codec never trains on.
    channels that hold 99 % of the latent variance over all tracks' frames, strongest first,
    each standardised by its mean and standard deviation over those frames.
 
-Needs matplotlib (``pip install '.[plot]'``). Single-threaded.
+Needs matplotlib (``pip install '.[plot]'``), not torch; ``OMP_NUM_THREADS=1`` keeps it on one thread.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 from aecodec.dsp.audio import Audio, read_audio
@@ -157,17 +156,16 @@ def main() -> None:
     p.add_argument("--model", type=Path, default=None, help="codec weights [default: shipped]")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()
-    torch.set_num_threads(1)
     from aecodec.bench.spectrogram import mel_db, need_matplotlib
     from aecodec.model.registry import load_model
-    from aecodec.train.classifier import silence_latent
 
     need_matplotlib("latent_map.py")
     t0 = time.time()
     net, meta = load_model(path=a.model) if a.model else load_model()
     st = net.cfg.stft
     frame_s = net.cfg.down * st.hop / st.rate
-    silence = silence_latent(net)
+    quiet4 = audio_latent(Audio(np.zeros((4 * st.rate, 1), np.float32), st.rate), net)
+    silence = quiet4[:, quiet4.shape[1] // 2]  # as aecodec.train.classifier.silence_latent
     files = find_labelled(a.data)
     got = []
     for path, label in files:
@@ -175,10 +173,11 @@ def main() -> None:
         n = min(audio.frames, int(a.max_seconds * audio.rate))
         got.append((path, label, audio, audio_latent(Audio(audio.samples[:n], audio.rate), net)))
     # the classifier's silence rule: 2 % of the latents' mean variance
-    threshold = 0.02 * float(torch.cat([z for *_, z in got], dim=1).var(1).mean())
+    frames = np.concatenate([z for *_, z in got], axis=1)
+    threshold = 0.02 * float(frames.var(1, ddof=1).mean())
     vecs, seg_labels, track_means, track_labels, latents = [], [], [], [], {}
     for path, label, audio, z in got:
-        v = segment_vectors(z.numpy(), silent_frames(z, silence, threshold=threshold).numpy())
+        v = segment_vectors(z, silent_frames(z, silence, threshold=threshold))
         if not len(v):
             print(f"skipped (silent or shorter than a segment): {path}", file=sys.stderr)
             continue
@@ -203,16 +202,16 @@ def main() -> None:
     plot_map(a.map, pts, labels, tpts, tlabels, explained,
              f"{meta['model_id']} latents of {len(track_labels)} held-out tracks "
              f"({len(x)} segments of {SEGMENT * frame_s:.2f} s), PCA")
-    frame_var = torch.cat([z for *_, z in got], dim=1).var(1).numpy()
+    frame_var = frames.var(1, ddof=1)
     keep = strongest(frame_var, share=0.99)
     report["channels_for_95pct_variance"] = len(strongest(frame_var, share=0.95))
     report["channels_for_99pct_variance"] = len(keep)
-    fmean = torch.cat([z for *_, z in got], dim=1).mean(1).numpy()
+    fmean = frames.mean(1)
     samples = []
     for label, (path, audio) in sorted(latents.items()):
         start = int(min(SAMPLE_OFFSET_S, max(0.0, audio.duration - SAMPLE_S)) * audio.rate)
         clip = Audio(audio.samples[start:start + int(SAMPLE_S * audio.rate)], audio.rate)
-        z = audio_latent(clip, net).numpy()
+        z = audio_latent(clip, net)
         zs = (z[keep] - fmean[keep, None]) / np.sqrt(frame_var[keep, None])
         samples.append((label, path.stem.split("__", 1)[-1],
                         mel_db(clip.samples.mean(1), rate=clip.rate), zs))
