@@ -6,6 +6,7 @@ both commands to the group.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ def kbps_option(value: str) -> float:
         raise click.BadParameter(f"{v:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}",
                                  param_hint="'-b' / '--bitrate'")
     return v
+
+
+def thread_env(threads: int) -> None:
+    """``--threads``: the BLAS thread count numpy reads when it loads (the CLI loads it only
+    after this; where it is already loaded, :func:`aecodec.files.ops.set_threads` still sets
+    torch's, if torch is in use)."""
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[key] = str(threads)
 
 
 def _single(paths: tuple[Path, ...], out_suffixes: tuple[str, ...]) -> bool:
@@ -173,6 +182,7 @@ def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bo
 
     `-` is stdin / stdout (stdin is spooled to a temp file: the header holds the length).
     Tags (TITLE, ARTIST, ...) are kept from the input; --title etc. replace them."""
+    thread_env(threads)
     target = kbps_option(kbps)
     from aecodec.dsp.audio import AUDIO_SUFFIXES
     from aecodec.files.ops import encode_file
@@ -236,6 +246,7 @@ def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None,
       aecodec decode song.aec [out.wav|out.flac|out.ogg] [--start 1:30 --duration 10]
       aecodec decode song.aec - | aplay        # WAV on stdout
       aecodec decode aec/ -o wav/ -j 2"""
+    thread_env(threads)
     from aecodec.files.formats import SUFFIX_FORMATS, output_format
     from aecodec.files.ops import decode_file
     from aecodec.files.stdio import is_stream_path
