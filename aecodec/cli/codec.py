@@ -141,8 +141,8 @@ def common(fn: Any) -> Any:
         click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
                      help="Worker processes for several files."),
         click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
-                     help="Compute threads per process (README: 2 threads cost twice the CPU "
-                          "time on 2 cores; -j workers use 1)."),
+                     help="Compute threads per process (README: 1 was faster than 2 on 2 "
+                          "busy cores; -j workers use 1)."),
         click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist."),
         click.option("-n", "--skip-existing", is_flag=True,
                      help="Skip inputs whose output exists (batch reruns)."),
