@@ -65,10 +65,12 @@ def encode_file(src: PathLike, dst: PathLike, *, kbps: float = DEFAULT_KBPS,
 
 
 def decode_file(src: PathLike, dst: PathLike, *, rate: int | None = None,
-                subtype: str = "PCM_16", start: float = 0.0, duration: float | None = None,
+                subtype: str | None = None, start: float = 0.0, duration: float | None = None,
                 force: bool = False) -> dict[str, Any]:
-    """Decode the ``.aec`` file ``src`` to the WAV ``dst`` (``start``/``duration`` in seconds
-    decode only part). Returns ``{"input", "output", "rate", "channels", "frames", ...}``."""
+    """Decode the ``.aec`` file ``src`` to ``dst``, in the format of its suffix (WAV, FLAC,
+    Ogg, ...; ``subtype`` None: PCM_16 where the format has it), ``start``/``duration`` in
+    seconds decode only part. Returns ``{"input", "output", "rate", "channels", "frames",
+    ...}``."""
     from aecodec.files.ops import decode_file as run
 
     return run(Path(src), Path(dst), rate=rate, subtype=subtype, start=start,

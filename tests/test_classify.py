@@ -274,3 +274,22 @@ def test_shipped_classifier_fits_the_shipped_codec() -> None:
     assert path.stat().st_size < 1_000_000 and meta["model_id"] == "aecodec-genres"
     assert head.labels == ["chiptune", "electronic", "orchestral", "rock-metal"]
     find_weights(meta["codec"]["id"], sha_prefix=meta["codec"]["sha256"][:12])
+
+
+def test_classify_a_folder(trained: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "music"
+    write(folder / "a" / "low.wav", low_chords(6, seed=20))
+    write(folder / "high.wav", high_noise(6, seed=21))
+    (folder / "notes.txt").write_text("not audio")
+    code, out, err = run("classify", folder, "--model", trained["model"])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{folder / 'a' / 'low.wav'}: low")
+    assert lines[1].startswith(f"{folder / 'high.wav'}: high")
+
+
+def test_missing_aec_is_the_same_exit_code_everywhere(tmp_path: Path) -> None:
+    missing = tmp_path / "none.aec"
+    for cmd in (["decode", missing], ["info", missing], ["classify", missing]):
+        code, _, err = run(*cmd)
+        assert code == 3 and err.count("\n") == 1 and "no such file" in err, (cmd, err)

@@ -48,7 +48,7 @@ def test_train_resume_and_export(pool: Path, tmp_path: Path) -> None:
     second = _train([*common, "--steps", "5"])
     assert second.returncode == 0, second.stderr
     assert "resumed" in second.stderr and "at step 3" in second.stderr
-    weights = sorted((tmp_path / "models").glob("aecodec-v1-*.npz"))
+    weights = sorted((tmp_path / "models").glob("aecodec-custom-*.npz"))
     assert len(weights) == 2
     infos = [load_weights(w)[1]["info"] for w in weights]
     assert sorted(i["steps"] for i in infos) == [3, 5]
@@ -69,10 +69,30 @@ def test_distributed_two_processes(pool: Path, tmp_path: Path) -> None:
                   str(tmp_path / "run"), "--out", str(tmp_path / "models"), "--steps", "2",
                   *TINY], launcher=launcher)
     assert res.returncode == 0, res.stderr[-2000:]
-    (weights,) = (tmp_path / "models").glob("aecodec-v1-*.npz")
+    (weights,) = (tmp_path / "models").glob("aecodec-custom-*.npz")
     model, meta = load_weights(weights)
     assert meta["info"]["processes"] == 2 and meta["info"]["steps"] == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_train_cli_style_and_shipped_id_guard(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aecodec.cli.main import main
+    from aecodec.cli.train import DEFAULTS
+    from aecodec.model.autoencoder import ModelConfig
+    from aecodec.train.codec import TrainConfig
+
+    assert DEFAULTS == {"hidden": ModelConfig.hidden, "latent": ModelConfig.latent,
+                        **{k: getattr(TrainConfig, k) for k in DEFAULTS
+                           if k not in ("hidden", "latent")}}
+    help_text = CliRunner().invoke(main, ["train", "--help"]).stdout
+    assert "Usage: aecodec train" in help_text and "default: 60.0" in help_text
+    assert "--save-every" in help_text and "aecodec-custom" in help_text
+    res = CliRunner().invoke(main, ["train", "--model-id", "aecodec-v1", "--out",
+                                    str(tmp_path)])
+    assert res.exit_code == 5 and "a shipped model uses this id" in res.stderr
+    assert res.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
 
 
 def test_heldout_music_is_refused(tmp_path: Path) -> None:

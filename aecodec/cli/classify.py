@@ -33,15 +33,22 @@ def _format(result: dict[str, Any], *, prefix: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
 def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None:
     """Name the genre of each INPUT: audio (WAV/FLAC/OGG/MP3) or .aec (read as its latent,
-    without decoding). Prints the label, its probability and the runners-up.
+    without decoding), or a folder of them (searched recursively). Prints the label, its
+    probability and the runners-up.
 
     \b
       aecodec classify song.wav
       aecodec classify *.aec --json
+      aecodec classify music/
     """
+    from aecodec.dsp.audio import AUDIO_SUFFIXES
+    from aecodec.files.ops import expand_inputs
+    folders = any(p.is_dir() for p in inputs)
+    inputs = tuple(f for f, _ in expand_inputs(list(inputs), suffixes=(*AUDIO_SUFFIXES, ".aec")))
+    if not inputs:
+        raise InputError("no audio or .aec files in the folders given")
     if len(inputs) == 1 and not inputs[0].is_file():  # before the models load
-        what = "is a directory" if inputs[0].is_dir() else "no such file"
-        raise InputError(f"{inputs[0]}: {what}")
+        raise InputError(f"{inputs[0]}: no such file")
     from aecodec.genre.head import classify_file, find_classifier, load_classifier
     head, meta = load_classifier(find_classifier(model))
     results: list[dict[str, Any]] = []
@@ -50,7 +57,7 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
         try:
             result = classify_file(path, head=head, meta=meta, top=TOP)
         except AecError as exc:
-            if len(inputs) == 1:
+            if len(inputs) == 1 and not folders:
                 raise
             click.echo(f"aecodec: error: {str(exc).replace(chr(10), ' ')}", err=True)
             results.append({"file": str(path), "error": str(exc)})
@@ -58,7 +65,8 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
             continue
         results.append(result)
         if not as_json:
-            click.echo(_format(result, prefix="" if len(inputs) == 1 else f"{path}: "))
+            click.echo(_format(result, prefix="" if len(inputs) == 1 and not folders
+                               else f"{path}: "))
     if as_json:
         click.echo(json.dumps(results, indent=2))
     if failed is not None:

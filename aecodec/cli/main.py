@@ -28,7 +28,38 @@ def fail(exc: AecError) -> NoReturn:
 
 
 class AecGroup(click.Group):
-    """Turns project errors and Ctrl-C into one-line messages and exit codes."""
+    """Turns project errors, usage errors and Ctrl-C into one-line messages and exit codes;
+    ``aecodec IN [OUT]`` without a command encodes, or decodes when IN ends in ``.aec``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and (args[0] == "-" or not
+                                                        args[0].startswith("-")):
+            first = Path(args[0])
+            if first.suffix.lower() == ".aec":
+                args = ["decode", *args]
+            elif first.exists() or args[0] == "-":
+                args = ["encode", *args]
+        return super().parse_args(ctx, args)
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name or "aecodec", complete_var,
+                              standalone_mode=False, **extra)
+        except click.UsageError as exc:  # click's three-line block, as one line
+            where = exc.ctx.command_path if exc.ctx else "aecodec"
+            click.echo(f"aecodec: error: {exc.format_message()} (see {where} -h)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"aecodec: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aecodec: interrupted; no output written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -40,19 +71,10 @@ class AecGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
 
 
-def _kbps(value: str) -> float:
-    try:
-        v = float(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number of kbps") from None
-    from aecodec.format.meta import MAX_KBPS, MIN_KBPS
-    if not MIN_KBPS <= v <= MAX_KBPS:
-        raise click.BadParameter(f"{v:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
-    return v
-
-
-@click.group(cls=AecGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="aecodec")
+@click.group("aecodec", cls=AecGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _p, v: _version(ctx) if v else None,
+              help="Show the version, the shipped models and the library versions.")
 def main() -> None:
     """aecodec: a neural audio codec for music (STFT autoencoder + Griffin-Lim).
 
@@ -60,138 +82,30 @@ def main() -> None:
       aecodec encode song.wav song.aec -b 6
       aecodec decode song.aec out.wav
       aecodec info song.aec
+      aecodec song.wav            # no command: encode (decode when the input ends in .aec)
+
+    Shell completion: eval "$(_AECODEC_COMPLETE=bash_source aecodec)" (zsh_source, fish_source).
     """
 
 
-def _plan(paths: tuple[Path, ...], output_dir: Path | None, *, out_suffix: str,
-          in_suffixes: tuple[str, ...]) -> tuple[list[tuple[Path, Path]], bool]:
-    """Pairs (input, output) and whether this is a batch (several files / folders)."""
-    from aecodec.errors import AecError
-    from aecodec.files.ops import expand_inputs
-    if output_dir is None:
-        same = len(paths) == 2 and paths[0].exists() and paths[1].exists() and \
-            paths[0].resolve() == paths[1].resolve()
-        if len(paths) == 2 and (paths[1].suffix.lower() == out_suffix or same or (
-                not paths[0].is_dir() and not paths[1].exists())):
-            return [(paths[0], paths[1])], False  # INPUT OUTPUT
-        if len(paths) == 1 and not paths[0].is_dir():
-            return [(paths[0], paths[0].with_suffix(out_suffix))], False
-        if len(paths) > 1:
-            raise click.UsageError("several inputs need -o/--output-dir DIR")
-    pairs = expand_inputs(list(paths), suffixes=in_suffixes)
-    if not pairs:
-        raise AecError(f"no input files found in {', '.join(map(str, paths))}")
-    if output_dir is None:  # a single folder: outputs beside the inputs
-        return [(f, f.with_suffix(out_suffix)) for f, _ in pairs], True
-    if output_dir.exists() and not output_dir.is_dir():
-        raise click.UsageError(f"-o {output_dir} is not a directory")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(f, output_dir / rel.with_suffix(out_suffix)) for f, rel in pairs]
-    for _, dst in jobs:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-    return jobs, True
-
-
-def _finish_batch(outcomes: list[Any], verb: str) -> None:
-    from aecodec.errors import AecError
-    failed = [o for o in outcomes if o.error]
-    total = sum(o.result["seconds"] for o in outcomes if o.result)
-    click.echo(f"{verb} {len(outcomes) - len(failed)} of {len(outcomes)} files "
-               f"({total:.1f} s of audio); {len(failed)} failed", err=True)
-    for o in failed:
-        click.echo(f"aecodec: error: {o.error}", err=True)
-    if failed:
-        codes = {o.code for o in failed}
-        err = AecError(f"{len(failed)} of {len(outcomes)} files failed")
-        err.exit_code = codes.pop() if len(codes) == 1 else 1
-        raise err
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
-              help="Write NAME.aec files here (needed for several inputs; folders recurse).")
-@click.option("-b", "--bitrate", "kbps", default="6", show_default=True,
-              help="Target ACTUAL bitrate in kbps (ladder: 3, 6, 12; any value 0.5-64).")
-@click.option("--mono", is_flag=True, help="Code stereo input as a mono mix-down.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes for several files.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Weights file to use [default: the shipped aecodec-v1].")
-@click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bool, jobs: int,
-           model_path: Path | None, force: bool, quiet: bool) -> None:
-    """Encode audio (WAV/FLAC/OGG/MP3, any rate/channels) to .aec.
-
-    \b
-      aecodec encode song.wav [song.aec]
-      aecodec encode a.wav b.flac music/ -o out/ -j 2
-
-    Reads and codes each input chunk by chunk, so memory does not grow with its length."""
-    target = _kbps(kbps)
-    from aecodec.dsp.audio import AUDIO_SUFFIXES
-    from aecodec.files.ops import encode_file, run_many
-    pairs, batch = _plan(paths, output_dir, out_suffix=".aec", in_suffixes=AUDIO_SUFFIXES)
-    if not batch:
-        r = encode_file(*pairs[0], kbps=target, mono=mono, model_path=model_path, force=force)
-        if not quiet:
-            click.echo(f"{r['output']}: {r['bytes']} bytes, {r['kbps']:.2f} kbps, "
-                       f"{r['seconds']:.2f} s ({r['seconds'] / r['wall_s']:.0f}x real time)",
-                       err=True)
-        return
-    outcomes = run_many(encode_file, pairs, workers=jobs, progress=not quiet, kbps=target,
-                        mono=mono, model_path=model_path, force=force)
-    _finish_batch(outcomes, "encoded")
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
-              help="Write NAME.wav files here (needed for several inputs; folders recurse).")
-@click.option("--rate", type=click.IntRange(8000, 192000), default=None,
-              help="Output sample rate [default: the original].")
-@click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "PCM_32", "FLOAT"]),
-              default="PCM_16", show_default=True, help="WAV sample format.")
-@click.option("--start", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Decode from this many seconds in (only the chunks needed are read).")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Decode this many seconds [default: to the end].")
-@click.option("--iters", type=click.IntRange(0, 1000), default=None,
-              help="Fast Griffin-Lim iterations [default: the model's, 32 without a learned "
-                   "initial phase].")
-@click.option("--ignore-errors", is_flag=True,
-              help="Write silence for chunks that fail their CRC instead of stopping.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes for several files.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Weights file [default: the one the file names, from the model folders].")
-@click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None, subtype: str,
-           start: float, duration: float | None, iters: int | None, ignore_errors: bool, jobs: int,
-           model_path: Path | None, force: bool, quiet: bool) -> None:
-    """Decode .aec files to WAV, chunk by chunk.
-
-    \b
-      aecodec decode song.aec [out.wav] [--start 60 --duration 10]
-      aecodec decode aec/ -o wav/ -j 2"""
-    from aecodec.files.ops import decode_file, run_many
-    pairs, batch = _plan(paths, output_dir, out_suffix=".wav", in_suffixes=(".aec",))
-    opts: dict[str, Any] = {"rate": rate, "subtype": subtype, "start": start, "duration": duration,
-            "iters": iters, "ignore_errors": ignore_errors, "model_path": model_path,
-            "force": force}
-    if not batch:
-        r = decode_file(*pairs[0], **opts)
-        if r["damaged"]:
-            click.echo(f"aecodec: warning: {r['input']}: {r['damaged']} damaged chunk(s) "
-                       "decoded as silence", err=True)
-        if not quiet:
-            click.echo(f"{r['output']}: {r['seconds']:.2f} s, {r['rate']} Hz, {r['channels']} ch,"
-                       f" {subtype} ({r['seconds'] / r['wall_s']:.0f}x real time)", err=True)
-        return
-    _finish_batch(run_many(decode_file, pairs, workers=jobs, progress=not quiet, **opts),
-                  "decoded")
+def _version(ctx: click.Context) -> None:
+    """aecodec's version, the shipped model files and the libraries that do the work."""
+    from importlib import metadata
+    click.echo(f"aecodec {__version__}")
+    from aecodec.model.npz_weights import model_dirs
+    names = sorted({p.name for d in model_dirs() if d.is_dir()
+                    for p in (*d.glob("*.npz"), *d.glob("*.pt"))})
+    click.echo(f"models: {', '.join(names) or 'none found'}")
+    libs = []
+    for dist in ("numpy", "scipy", "torch", "soundfile", "zstandard", "constriction", "click"):
+        try:
+            libs.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            libs.append(f"{dist} (not installed)")
+    import soundfile
+    libs.append(f"libsndfile {soundfile.__libsndfile_version__}")
+    click.echo("libraries: " + ", ".join(libs))
+    ctx.exit(0)
 
 
 @main.command()
@@ -232,6 +146,8 @@ def info(input: Path, as_json: bool) -> None:
         top = min(EDGES[hbm["bands"]], meta["rate"] / 2) / 1000
         click.echo(f"  high band: {EDGES[0] / 1000:g}-{top:g} kHz, {hbm['bands']} bands, an "
                    f"envelope every {hbm['slot'] * MODEL_HOP / meta['model_rate'] * 1000:.0f} ms")
+    if meta.get("tags"):
+        click.echo("  tags:    " + ", ".join(f"{k}={v}" for k, v in meta["tags"].items()))
     click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
 
 
@@ -278,6 +194,10 @@ def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | Non
           plot_path: Path | None, diagnose: bool, visqol: bool, html_path: Path | None,
           html_audio: str, html_seconds: float, verbose: bool) -> None:
     """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""
+    if plot_path is not None:  # the optional extra is checked before any work starts
+        import importlib.util
+        if importlib.util.find_spec("matplotlib") is None:
+            raise AecError("--plot needs matplotlib: pip install 'aecodec[plot]' (nothing run)")
     from aecodec.bench.run import run_bench
     from aecodec.bench.table import plot_rd, to_markdown, write_csv, write_json
     rates = _csv_floats(bitrates)
@@ -308,16 +228,10 @@ def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | Non
         raise AecError("every file failed")
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-              add_help_option=False)
-@click.pass_context
-def train(ctx: click.Context) -> None:
-    """Train the codec model (options: see `aecodec train --help`; needs torch)."""
-    from aecodec.errors import require_torch
-    require_torch("aecodec train")
-    from aecodec.train.codec import main as train_main
-    train_main(list(ctx.args))
-
 from aecodec.cli.classify import register
+from aecodec.cli.codec import register as register_codec
+from aecodec.cli.train import train
 
 register(main)
+register_codec(main)
+main.add_command(train)

@@ -34,25 +34,38 @@ from aecodec.model.registry import model_for
 def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "<stream>",
               rate: int | None = None, start: float = 0.0, duration: float | None = None,
               iters: int | None = None, momentum: float = DEFAULT_MOMENTUM, seed: int = 0,
-              ignore_errors: bool = False, model_path: Path | None = None) -> dict[str, Any]:
+              ignore_errors: bool = False, model_path: Path | None = None,
+              on_plan: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Decode a seekable ``.aec`` stream chunk by chunk, passing ``[n, channels]`` float32
     blocks to ``sink``. ``start``/``duration`` (seconds) decode only the chunks needed.
+    ``ignore_errors``: a chunk failing its CRC decodes as silence, and a truncated stream
+    decodes up to its last whole chunk. ``on_plan(frames)`` is called once, before the first
+    ``sink`` call, with the number of frames that will be written.
 
-    Returns ``{"rate", "channels", "frames", "damaged"}`` of what was written.
+    Returns ``{"rate", "channels", "frames", "damaged", "missing"}`` of what was written
+    (``missing``: chunks cut off a truncated file).
     """
-    meta, index = container.scan_chunks(f, name=name)
+    meta, index = container.scan_chunks(f, name=name, partial=ignore_errors)
     validate_meta(meta, name=name)
     net = model_for(meta, name=name, model_path=model_path)
     lay = layout_of(meta, down=net.cfg.down)
-    if len(index) != lay.chunks:
+    missing = lay.chunks - len(index)
+    if missing < 0 or (missing and not ignore_errors):
         raise FormatError(f"{name}: holds {len(index)} chunks, metadata implies {lay.chunks}")
+    if missing == lay.chunks:
+        raise FormatError(f"{name}: truncated before its first whole chunk")
     out_rate = rate or meta["rate"]
+    mr = meta["model_rate"]
     total = round(meta["length"] * out_rate / meta["rate"])
+    if missing:  # truncated: audio up to the end of the last whole chunk
+        end = min(lay.core(len(index) - 1)[1] * lay.hop, lay.samples)
+        total = min(total, end * out_rate // mr)
     first_out = min(total, max(0, round(start * out_rate)))
     last_out = total if duration is None else min(total, first_out + round(duration * out_rate))
-    mr = meta["model_rate"]
     k0 = max(0, int(first_out / out_rate * mr) // lay.hop // lay.seg - 1)  # one warm-up chunk
-    k1 = min(lay.chunks, math.ceil(last_out / out_rate * mr / lay.hop / lay.seg) + 1)
+    k1 = min(len(index), math.ceil(last_out / out_rate * mr / lay.hop / lay.seg) + 1)
+    if on_plan is not None:
+        on_plan(last_out - first_out)
     stereo = meta["stereo"] in ("ild", "image")
     out_ch = 2 if stereo else meta["channels"]
     coder = coder_for_file(meta, name=name)
@@ -106,7 +119,7 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
     if pos[0] < last_out:  # rounding: pad the last few samples
         emit(np.zeros((last_out - pos[0], 1 if not stereo else 2), np.float32))
     return {"rate": out_rate, "channels": out_ch, "frames": last_out - first_out,
-            "damaged": damaged}
+            "damaged": damaged, "missing": missing}
 
 
 def decode_audio(data: bytes, *, name: str = "<stream>",

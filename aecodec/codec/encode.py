@@ -29,7 +29,7 @@ from aecodec.dsp.audio import Audio, mixdown
 from aecodec.dsp.resample import StreamResampler
 from aecodec.errors import AecError
 from aecodec.format import container
-from aecodec.format.meta import CODEC_NAME, ILD_META, MAX_KBPS, MIN_KBPS
+from aecodec.format.meta import CODEC_NAME, ILD_META, MAX_KBPS, MIN_KBPS, TAG_KEYS, valid_tags
 from aecodec.model.registry import Model, default_model
 
 CHUNK_FRAMES = 128
@@ -56,12 +56,13 @@ class Encoded:
 
 def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bool,
               coder: str = "zstd", peaks: int = 0, kbps: float = DEFAULT_KBPS,
-              stereo_kind: str = "image",
-              highband: tuple[int, int] | None = None) -> dict[str, Any]:
+              stereo_kind: str = "image", highband: tuple[int, int] | None = None,
+              tags: dict[str, str] | None = None) -> dict[str, Any]:
     """Container metadata for a file (see docs/format.md). ``stereo_kind``: ``"image"`` (the
     stereo image, its slot chosen for ``kbps``: what encoders write) or ``"ild"`` (level
     differences only, as files before the image). ``highband``: ``(bands, slot)`` of the
-    high-band layer, if the file carries it."""
+    high-band layer, if the file carries it. ``tags``: text fields to keep (none: no
+    ``"tags"`` key, the bytes of files without tags stay as they were)."""
     net, mmeta = model
     st = net.cfg.stft
     samples = math.ceil(length * st.rate / rate)
@@ -83,6 +84,8 @@ def make_meta(model: Model, *, rate: int, channels: int, length: int, stereo: bo
         meta["phase"] = peakphase.meta_for(peaks)
     if highband:
         meta["highband"] = highband_layer.meta_for(*highband)
+    if tags:
+        meta["tags"] = dict(tags)
     return meta
 
 
@@ -96,7 +99,8 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
                   length: int, kbps: float = DEFAULT_KBPS, model: Model | None = None,
                   mono: bool = False, base_kbps: float = BASE_KBPS, enhance: bool = True,
                   coder: str | None = None, peaks: int | None = None,
-                  stereo_kind: str = "image", highband: bool = True) -> int:
+                  stereo_kind: str = "image", highband: bool = True,
+                  tags: dict[str, str] | None = None) -> int:
     """Encode float32 ``[n, channels]`` blocks (``length`` frames in all) into ``out``.
 
     Two channels are coded as a stereo image (:mod:`aecodec.coding.stereo_image`; with
@@ -108,7 +112,8 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     layer (:mod:`aecodec.coding.peakphase`; 0: none; None: ``peakphase.peaks_for(kbps)``,
     with the enhancement layer only). ``highband``: for a source above 22050 Hz, send the
     high-band layer (:mod:`aecodec.coding.highband_layer`; with the enhancement layer only,
-    from ``highband_layer.MIN_KBPS``), its bits taken from the enhancement layer's. Returns the
+    from ``highband_layer.MIN_KBPS``), its bits taken from the enhancement layer's. ``tags``:
+    text fields stored in the metadata (:data:`aecodec.format.meta.TAG_KEYS`). Returns the
     bytes written.
     """
     if not MIN_KBPS <= kbps <= MAX_KBPS:
@@ -127,7 +132,9 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
                             else (0, 0, 0.0))
     meta = make_meta(model, rate=rate, channels=channels, length=length, stereo=stereo,
                      coder=streams.name, peaks=peaks, kbps=kbps, stereo_kind=stereo_kind,
-                     highband=(bands, slot) if bands else None)
+                     highband=(bands, slot) if bands else None, tags=tags)
+    if tags and not valid_tags(meta["tags"]):
+        raise AecError(f"tags {sorted(tags)} are not short text fields of {TAG_KEYS}")
     lay = layout_of(meta, down=net.cfg.down)
     analyzer = (HighbandAnalyzer(rate=rate, bands=bands, slot=slot,
                                  chunks=[lay.core(k) for k in range(lay.chunks)])

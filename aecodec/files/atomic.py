@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,25 @@ def check_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = ()) -> N
         raise OutputError(f"{path}: directory {parent} is not writable")
 
 
+def _umask() -> int:
+    """The process umask (Linux: read from /proc without changing it; else set and restore)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _plain_mode(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` gives: an existing file's own mode, else
+    0666 less the umask (mkstemp's 0600 would hide outputs from other users)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = ()) -> Iterator[IO[bytes]]:
     """Yield a temp file in ``path``'s directory; on success rename it onto ``path``.
@@ -42,6 +62,7 @@ def atomic_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = ()) -> 
     except OSError as exc:
         raise OutputError(f"{path}: cannot create output ({exc.strerror})") from None
     try:
+        os.fchmod(fd, _plain_mode(path))
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

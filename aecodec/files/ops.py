@@ -7,69 +7,147 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from aecodec.errors import AecError
+
+Progress = Callable[[float, float], None]
+"""``progress(done, total)``: seconds of audio read (encode) or written (decode) so far."""
 
 
 def encode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, kbps: float = 6.0,
-                mono: bool = False, model_path: Path | None = None,
-                force: bool = False) -> dict[str, Any]:
-    """Encode ``src`` audio to ``dst`` (.aec) chunk by chunk; returns sizes and timings."""
+                mono: bool = False, model_path: Path | None = None, force: bool = False,
+                tags: dict[str, str] | None = None, threads: int | None = None,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Encode ``src`` audio to ``dst`` (.aec) chunk by chunk; returns sizes and timings.
+
+    ``src``/``dst`` may be ``-`` (stdin / stdout) or a FIFO / device (a non-seekable input is
+    spooled to a temp file: :mod:`aecodec.files.stdio`). ``tags`` override the input's own
+    (``{"title": ...}``, keys :data:`aecodec.files.formats.TAG_KEYS`; ``""`` drops one).
+    """
     src, dst = Path(src), Path(dst)
     from aecodec.dsp.audio import iter_blocks, open_audio
     from aecodec.files.atomic import atomic_output, check_output
-    check_output(dst, force=force, inputs=(src,))
-    with open_audio(src) as f:  # bad input is refused before the model is even loaded
+    from aecodec.files.formats import read_tags
+    from aecodec.files.stdio import is_stream_path, label, seekable_input, stream_output
+    to_stream = is_stream_path(dst)
+    if not to_stream:
+        check_output(dst, force=force, inputs=(src,))
+    name = label(src)
+    with seekable_input(src, suffix=src.suffix) as path, open_audio(path, name=name) as f:
+        set_threads(threads)
         from aecodec.codec.encode import encode_blocks
         from aecodec.model.registry import default_model, load_model
         model = load_model(path=model_path) if model_path else default_model(kbps)
         t0 = time.perf_counter()
         rate, frames = int(f.samplerate), int(f.frames)
-        with atomic_output(dst, force=force, inputs=(src,)) as out:
-            size = encode_blocks(iter_blocks(f, name=str(src)), out, rate=rate,
-                                 channels=f.channels, length=frames, kbps=kbps, model=model,
-                                 mono=mono)
+        kept = {**read_tags(f), **(tags or {})}
+        kept = {k: v for k, v in kept.items() if v}
+        blocks = _counted(iter_blocks(f, name=name), frames, rate, progress)
+        out_cm = stream_output(dst) if to_stream else atomic_output(dst, force=force,
+                                                                    inputs=(src,))
+        with out_cm as out:
+            size = encode_blocks(blocks, out, rate=rate, channels=f.channels, length=frames,
+                                 kbps=kbps, model=model, mono=mono, tags=kept or None)
     seconds = frames / rate
-    return {"input": str(src), "output": str(dst), "bytes": size, "seconds": seconds,
-            "kbps": size * 8 / seconds / 1000, "wall_s": time.perf_counter() - t0}
+    return {"input": name, "output": label(dst, output=True), "bytes": size,
+            "seconds": seconds, "kbps": size * 8 / seconds / 1000,
+            "wall_s": time.perf_counter() - t0, "tags": kept}
+
+
+def _counted(blocks: Iterator[np.ndarray], total: int, rate: int,
+             progress: Progress | None) -> Iterator[np.ndarray]:
+    done = 0
+    for block in blocks:
+        done += len(block)
+        if progress:
+            progress(min(done, total) / rate, total / rate)
+        yield block
 
 
 def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-                rate: int | None = None, subtype: str = "PCM_16",
+                rate: int | None = None, subtype: str | None = None,
                 start: float = 0.0, duration: float | None = None, iters: int | None = None,
                 ignore_errors: bool = False, model_path: Path | None = None,
-                force: bool = False) -> dict[str, Any]:
-    """Decode ``src`` (.aec) to a WAV ``dst`` chunk by chunk; returns what was written."""
+                force: bool = False, gain: float = 0.0, threads: int | None = None,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Decode ``src`` (.aec) to ``dst`` chunk by chunk; returns what was written.
+
+    The format follows ``dst``'s suffix (:func:`aecodec.files.formats.output_format`; WAV for
+    ``-`` / a pipe); ``subtype`` None: the format's default (PCM_16 where it has one).
+    ``gain`` (dB) scales the output first; integer subtypes clip to [-1, 1] and the count of
+    clipped samples is returned as ``"clipped"``. ``ignore_errors``: damaged chunks decode as
+    silence and a truncated file decodes up to its last whole chunk.
+    """
     src, dst = Path(src), Path(dst)
     import soundfile as sf
 
     from aecodec.files.atomic import atomic_output, check_output
+    from aecodec.files.formats import is_float, output_format, write_tags
+    from aecodec.files.stdio import WavStream, is_stream_path, label, seekable_input, stream_output
     from aecodec.format.meta import read_meta
-    check_output(dst, force=force, inputs=(src,))
-    meta, _ = read_meta(src)  # a foreign or damaged file is refused before the model loads
-    from aecodec.codec.decode import decode_to
-    out_rate = rate or meta["rate"]
-    channels = 2 if meta.get("stereo") in ("ild", "image") else meta["channels"]
-    if start * meta["rate"] >= meta["length"]:
-        raise AecError(f"{src}: --start {start:g} s is past the end "
-                       f"({meta['length'] / meta['rate']:.2f} s)")
-    t0 = time.perf_counter()
-    with open(src, "rb") as f, atomic_output(dst, force=force, inputs=(src,)) as out, \
-            sf.SoundFile(out, mode="w", samplerate=out_rate, channels=channels, subtype=subtype,
-                         format="WAV") as wav:
-        def sink(block: Any) -> None:
-            wav.write(block if subtype == "FLOAT" else block.clip(-1.0, 1.0))
-        info = decode_to(f, sink, name=str(src), rate=out_rate, start=start, duration=duration,
-                         iters=iters, ignore_errors=ignore_errors, model_path=model_path)
-    return {"input": str(src), "output": str(dst), **info,
+    to_stream = is_stream_path(dst)
+    fmt, subtype = output_format(dst, subtype, stream=to_stream)
+    if not to_stream:
+        check_output(dst, force=force, inputs=(src,))
+    name = label(src)
+    scale = float(10 ** (gain / 20))
+    clipped = [0]
+    with seekable_input(src, suffix=".aec") as path:
+        meta, _ = read_meta(path, name=name, partial=ignore_errors)  # refused before the model loads
+        set_threads(threads)
+        from aecodec.codec.decode import decode_to
+        out_rate = rate or meta["rate"]
+        channels = 2 if meta.get("stereo") in ("ild", "image") else meta["channels"]
+        if start * meta["rate"] >= meta["length"]:
+            raise AecError(f"{name}: --start {start:g} s is past the end "
+                           f"({meta['length'] / meta['rate']:.2f} s)")
+        t0 = time.perf_counter()
+        done, total = [0], [0]
+        with contextlib.ExitStack() as stack:
+            f = stack.enter_context(open(path, "rb"))
+            writer: Any = None
+            if not to_stream:
+                out = stack.enter_context(atomic_output(dst, force=force, inputs=(src,)))
+                writer = stack.enter_context(sf.SoundFile(
+                    out, mode="w", samplerate=out_rate, channels=channels, subtype=subtype,
+                    format=fmt))
+                write_tags(writer, meta.get("tags") or {})
+
+            def plan(frames: int) -> None:
+                nonlocal writer
+                total[0] = frames
+                if to_stream:  # the WAV header holds the length: written once it is known
+                    writer = WavStream(stack.enter_context(stream_output(dst)), rate=out_rate,
+                                       channels=channels, frames=frames, subtype=subtype)
+
+            def sink(block: np.ndarray) -> None:
+                if scale != 1.0:
+                    block = block * scale
+                if not is_float(subtype):
+                    over = np.abs(block) > 1.0
+                    if over.any():
+                        clipped[0] += int(over.sum())
+                        block = block.clip(-1.0, 1.0)
+                writer.write(block)
+                done[0] += len(block)
+                if progress:
+                    progress(min(done[0], total[0]) / out_rate, total[0] / out_rate)
+            info = decode_to(f, sink, name=name, rate=out_rate, start=start,
+                             duration=duration, iters=iters, ignore_errors=ignore_errors,
+                             model_path=model_path, on_plan=plan)
+    return {"input": name, "output": label(dst, output=True), **info, "format": fmt,
+            "subtype": subtype, "clipped": clipped[0], "tags": meta.get("tags") or {},
             "seconds": info["frames"] / out_rate, "wall_s": time.perf_counter() - t0}
 
 
@@ -101,22 +179,38 @@ def _call(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
         return Outcome(src, None, str(exc), exc.exit_code)
 
 
+def set_threads(threads: int | None) -> None:
+    """Compute threads of this process (None: the libraries' default, one per core).
+
+    Sets ``OMP/OPENBLAS/MKL_NUM_THREADS``, which numpy's BLAS reads when numpy loads (so it
+    acts in the CLI, which loads numpy after parsing its options), and torch's thread count
+    where torch is loaded."""
+    if threads is None:
+        return
+    for key in _ONE_THREAD:
+        os.environ[key] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
 _ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 """Environment of a worker process: one BLAS thread each (``workers`` processes share the
 cores). Workers are spawned, not forked, so numpy reads it when it loads there."""
 
 
 def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]], *,
-             workers: int = 1, progress: bool = True, **kwargs: Any) -> list[Outcome]:
+             workers: int = 1, on_done: Callable[[Outcome, int], None] | None = None,
+             **kwargs: Any) -> list[Outcome]:
     """Apply ``fn(src, dst, **kwargs)`` to every job, in ``workers`` processes; failures are
-    collected, never raised, so the other files still finish."""
+    collected, never raised, so the other files still finish. ``on_done(outcome, n_done)``
+    is called as each job ends."""
     outcomes: list[Outcome] = []
 
     def report(o: Outcome) -> None:
         outcomes.append(o)
-        if progress:
-            status = "ok" if not o.error else "FAILED"
-            print(f"[{len(outcomes)}/{len(jobs)}] {status} {o.src}", file=sys.stderr)
+        if on_done:
+            on_done(o, len(outcomes))
 
     if workers <= 1:
         for src, dst in jobs:

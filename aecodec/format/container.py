@@ -208,12 +208,13 @@ def _corrupt(name: str, position: int, count: int) -> CorruptChunkError:
 
 
 def scan_chunks(
-    fileobj: IO[bytes], *, name: str = "<stream>"
+    fileobj: IO[bytes], *, name: str = "<stream>", partial: bool = False
 ) -> tuple[dict[str, Any], list[ChunkIndex]]:
     """Index a container without reading payloads (``fileobj`` must be seekable).
 
     Checks the whole structure (limits, payloads within the file, end record count, no
-    trailing bytes) but not payload CRCs: :func:`read_chunk` checks those.
+    trailing bytes) but not payload CRCs: :func:`read_chunk` checks those. ``partial``: a
+    stream truncated after its header gives the chunks that are whole instead of an error.
 
     Returns
     -------
@@ -231,11 +232,15 @@ def scan_chunks(
     pos += start
     index: list[ChunkIndex] = []
     while True:
+        if partial and pos + _RECORD.size > end:
+            return meta, index  # truncated at or inside a chunk header
         length, crc = _record(fileobj, name, len(index))
         pos += _RECORD.size
         if length == 0:
             break
         if pos + length > end:
+            if partial:
+                return meta, index
             raise FormatError(f"{name}: truncated (chunk {len(index) + 1} payload cut short)")
         index.append(ChunkIndex(offset=pos, length=length, crc=crc))
         pos = fileobj.seek(pos + length)

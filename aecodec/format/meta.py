@@ -16,7 +16,7 @@ from aecodec.coding.peakphase import valid_meta as valid_phase_meta
 from aecodec.coding.stereo import BANDS, ILD_FRAMES, ILD_STEP_DB
 from aecodec.coding.stereo_image import valid_meta as valid_image_meta
 from aecodec.dsp.audio import MAX_CHANNELS, MAX_RATE, MIN_RATE
-from aecodec.errors import FormatError
+from aecodec.errors import FormatError, InputError
 from aecodec.format import container
 
 CODEC_NAME = "aecodec"
@@ -25,6 +25,18 @@ ILD_META = {"bands": BANDS, "frames": ILD_FRAMES, "step_db": ILD_STEP_DB}
 """Bitrates ``encode -b`` accepts."""
 MAX_SECONDS = 24 * 3600
 """Longest input accepted (metadata validation refuses forged lengths beyond it)."""
+TAG_KEYS = ("title", "artist", "album", "date", "genre", "comment", "tracknumber",
+            "copyright", "license")
+"""Text fields a file may carry in its ``"tags"`` (libsndfile's names; docs/format.md)."""
+MAX_TAG_CHARS = 1024
+"""Longest tag value stored (encoders cut longer values)."""
+
+
+def valid_tags(tags: object) -> bool:
+    """Whether a metadata ``"tags"`` value is well formed (docs/format.md)."""
+    return (isinstance(tags, dict) and 0 < len(tags) <= len(TAG_KEYS)
+            and all(k in TAG_KEYS and isinstance(v, str) and 0 < len(v) <= MAX_TAG_CHARS
+                    for k, v in tags.items()))
 
 
 def validate_meta(meta: dict[str, Any], *, name: str) -> None:
@@ -67,6 +79,8 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
         raise bad(f"phase layer {meta['phase']!r}")
     if "highband" in meta and not valid_highband_meta(meta["highband"], rate=meta["rate"]):
         raise bad(f"high-band layer {meta['highband']!r}")
+    if "tags" in meta and not valid_tags(meta["tags"]):
+        raise bad("tags are not short text fields")
     mod = meta.get("model")
     if (not isinstance(mod, dict) or not isinstance(mod.get("id"), str)
             or not isinstance(mod.get("sha256"), str)
@@ -80,15 +94,20 @@ def model_rate_length(meta: dict[str, Any]) -> int:
     return math.ceil(meta["length"] * meta["model_rate"] / meta["rate"])
 
 
-def read_meta(path: Path) -> tuple[dict[str, Any], list[container.ChunkIndex]]:
-    """Validated metadata and chunk index of a ``.aec`` file (payload CRCs not checked)."""
-    name = str(path)
+def read_meta(path: Path, *, name: str | None = None,
+              partial: bool = False) -> tuple[dict[str, Any], list[container.ChunkIndex]]:
+    """Validated metadata and chunk index of a ``.aec`` file (payload CRCs not checked).
+
+    A missing file or a directory is an :class:`InputError` (exit 3, as for audio inputs);
+    ``partial``: a truncated file gives its whole chunks (see ``container.scan_chunks``).
+    """
+    name = name or str(path)
     if not path.exists():
-        raise FormatError(f"{name}: no such file")
+        raise InputError(f"{name}: no such file")
     if path.is_dir():
-        raise FormatError(f"{name}: is a directory, not an .aec file")
+        raise InputError(f"{name}: is a directory, not an .aec file")
     with open(path, "rb") as f:
-        meta, index = container.scan_chunks(f, name=name)
+        meta, index = container.scan_chunks(f, name=name, partial=partial)
     validate_meta(meta, name=name)
     return meta, index
 

@@ -1,5 +1,5 @@
-"""``python -m aecodec.train ...``: the codec trainer (:mod:`aecodec.train.codec`), as before the
-package was split by role (the README's torchrun lines run this)."""
+"""``python -m aecodec.train ...``: ``aecodec train`` (:mod:`aecodec.cli.train`), as the
+README's torchrun lines run it."""
 
 import sys
 

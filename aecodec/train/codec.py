@@ -1,6 +1,6 @@
 """Train the codec autoencoder on the codec training pool (CPU by default; CUDA if asked).
 
-    python -m aecodec.train.codec --data data/train --cache runs/pool22k --run-dir runs/v1 --minutes 60
+    aecodec train --data data/train --cache runs/pool22k --run-dir runs/v1 --minutes 60
 
 Loss per batch of random 1.5-s crops:
 ``|L_hat - L|`` (ln-magnitude L1) + ``|log1p|X_hat| - log1p|X||`` (loud bins) + ``lam * kbps``,
@@ -17,7 +17,6 @@ with ``--val-data`` the same terms on fixed held-out audio (never trained on) ev
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -254,40 +253,9 @@ def train(*, data: list[Path], cache: Path, run: Path, minutes: float, out: Path
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="aecodec-train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, nargs="+", default=[Path("data/train")])
-    p.add_argument("--cache", type=Path, default=Path("runs/pool22k"))
-    p.add_argument("--run-dir", type=Path, default=Path("runs/v1"),
-                   help="checkpoint folder (rerunning resumes from it)")
-    p.add_argument("--minutes", type=float, default=60.0)
-    p.add_argument("--out", type=Path, default=Path("models"),
-                   help="folder for the exported weights")
-    p.add_argument("--model-id", default="aecodec-v1")
-    p.add_argument("--hidden", type=int, default=ModelConfig.hidden)
-    p.add_argument("--latent", type=int, default=ModelConfig.latent)
-    p.add_argument("--batch", type=int, default=TrainConfig.batch)
-    p.add_argument("--lam", type=float, default=TrainConfig.lam)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--step-min", type=float, default=TrainConfig.step_min)
-    p.add_argument("--step-max", type=float, default=TrainConfig.step_max)
-    p.add_argument("--mel", type=float, default=TrainConfig.mel,
-                   help="weight of the log-mel L1 term")
-    p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: none)")
-    p.add_argument("--init", type=Path, default=None,
-                   help="warm-start a new run from another run's ckpt.pt (weights only)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--val-data", type=Path, nargs="+", default=None,
-                   help="held-out audio (files or folders) for the log's held-out figures")
-    p.add_argument("--val-every", type=int, default=500, help="steps between held-out figures")
-    a = p.parse_args(argv)
-    train(data=a.data, cache=a.cache, run=a.run_dir, minutes=a.minutes, out=a.out,
-          model_id=a.model_id, device=a.device, threads=a.threads, max_steps=a.steps,
-          init=a.init, val_data=a.val_data, val_every=max(1, a.val_every),
-          cfg=TrainConfig(batch=a.batch, lam=a.lam, lr=a.lr, step_min=a.step_min,
-                          step_max=a.step_max, mel=a.mel),
-          mcfg=ModelConfig(hidden=a.hidden, latent=a.latent))
+    """``aecodec train ARGS`` (:mod:`aecodec.cli.train`: the options and their defaults)."""
+    from aecodec.cli.main import main as cli
+    cli(["train", *(sys.argv[1:] if argv is None else argv)], prog_name="aecodec")
 
 
 if __name__ == "__main__":
