@@ -7,6 +7,7 @@ both commands to the group.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,10 @@ def kbps_option(value: str) -> float:
 
 def thread_env(threads: int) -> None:
     """``--threads``: the BLAS thread count numpy reads when it loads (the CLI loads it only
-    after this; where it is already loaded, :func:`aecodec.files.ops.set_threads` still sets
-    torch's, if torch is in use)."""
-    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[key] = str(threads)
+    after parsing; where numpy is already loaded, e.g. under CliRunner, nothing changes)."""
+    if "numpy" not in sys.modules:
+        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[key] = str(threads)
 
 
 def _single(paths: tuple[Path, ...], out_suffixes: tuple[str, ...]) -> bool:

@@ -182,16 +182,13 @@ def _call(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
 def set_threads(threads: int | None) -> None:
     """Compute threads of this process (None: the libraries' default, one per core).
 
-    Sets ``OMP/OPENBLAS/MKL_NUM_THREADS``, which numpy's BLAS reads when numpy loads (so it
-    acts in the CLI, which loads numpy after parsing its options), and torch's thread count
-    where torch is loaded."""
-    if threads is None:
+    Sets ``OMP/OPENBLAS/MKL_NUM_THREADS``, which numpy's BLAS reads when it loads, only while
+    numpy is not loaded yet (the CLI parses its options first): a loaded library, or torch's
+    thread count, is never changed behind a caller's back."""
+    if threads is None or "numpy" in sys.modules:
         return
     for key in _ONE_THREAD:
         os.environ[key] = str(threads)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(threads)
 
 
 _ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
