@@ -8,7 +8,7 @@ README.md):
 code  meaning
 ====  ==========================================================
 1     generic failure (:class:`AecError`)
-2     bad command-line usage (click's own ``UsageError``)
+2     bad command-line usage (click's ``UsageError``, :class:`OptionError`)
 3     input file missing, unreadable or not audio (:class:`InputError`)
 4     ``.aec`` file corrupt, truncated, foreign or unsupported (:class:`FormatError`)
 5     output cannot be written / would be clobbered (:class:`OutputError`)
@@ -25,6 +25,13 @@ class AecError(Exception):
     """Base class of every error aecodec raises on purpose."""
 
     exit_code = 1
+
+
+class OptionError(AecError):
+    """An option value a caller passed is out of range (NaN, infinite, negative); exit 2 like
+    click's own usage errors."""
+
+    exit_code = 2
 
 
 class InputError(AecError):

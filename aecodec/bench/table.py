@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import numpy as np
 from aecodec.bench.fullband_metrics import FB_METRICS
 from aecodec.bench.run import METRICS, Row
 from aecodec.bench.stereo_metrics import STEREO_METRICS
-from aecodec.errors import AecError
+from aecodec.errors import AecError, OutputError
 
 
 def summarize(rows: Iterable[Row]) -> list[dict[str, Any]]:
@@ -77,19 +79,45 @@ def to_markdown(rows: list[Row], *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
+def check_reports(paths: Sequence[Path | None], *, inputs: Sequence[Path],
+                  force: bool) -> None:
+    """Refuse report outputs (``--json/--csv/--plot/--html``) before a run: one that exists
+    (without ``force``), is an input or a folder, lies in a missing folder, or is named twice."""
+    from aecodec.bench.run import find_audio
+    from aecodec.files.atomic import check_output
+    given = [p for p in paths if p is not None]
+    files = tuple(find_audio(inputs)) if given else ()
+    seen: set[str] = set()
+    for p in given:
+        key = os.path.abspath(p)
+        if key in seen:
+            raise OutputError(f"{p}: named for two reports")
+        seen.add(key)
+        if any(os.path.abspath(f) == key for f in files):
+            raise OutputError(f"{p}: output is the same file as the input")
+        check_output(p, force=force, inputs=files)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    from aecodec.files.atomic import atomic_output
+    with atomic_output(path, force=True) as f:
+        f.write(text.encode("utf-8"))
+
+
 def write_json(path: Path, rows: list[Row], info: dict[str, Any]) -> None:
-    path.write_text(json.dumps({"info": info, "summary": summarize(rows),
-                                "rows": [r.flat() for r in rows]}, indent=1, default=str))
+    _atomic_text(path, json.dumps({"info": info, "summary": summarize(rows),
+                                   "rows": [r.flat() for r in rows]}, indent=1, default=str))
 
 
 def write_csv(path: Path, rows: list[Row]) -> None:
     fields = (list(Row(file="", codec="", target_kbps=0).flat()) + list(METRICS)
               + list(FB_METRICS) + list(STEREO_METRICS))
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(fields)), restval="")
-        w.writeheader()
-        for r in rows:
-            w.writerow(r.flat())
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(fields)), restval="")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r.flat())
+    _atomic_text(path, f.getvalue())
 
 
 def plot_rd(path: Path, rows: list[Row], *, metric: str = "mr_rmse") -> None:
@@ -122,5 +150,9 @@ def plot_rd(path: Path, rows: list[Row], *, metric: str = "mr_rmse") -> None:
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from aecodec.files.atomic import atomic_output
+    try:
+        with atomic_output(path, force=True) as out:
+            fig.savefig(out, dpi=110, format="png")
+    finally:
+        plt.close(fig)

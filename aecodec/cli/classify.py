@@ -27,7 +27,7 @@ def _format(result: dict[str, Any], *, prefix: str) -> str:
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("--model", "model", default=None, metavar="PATH|ID",
               help="Classifier file or id [default: the shipped aecodec-genres].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
@@ -56,7 +56,7 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
     from aecodec.genre.head import classify_file, find_classifier, load_classifier
     head, meta = load_classifier(find_classifier(model))
     results: list[dict[str, Any]] = []
-    failed: AecError | None = None
+    failed: list[AecError] = []
     for path in inputs:
         try:
             result = classify_file(path, head=head, meta=meta, top=TOP)
@@ -65,7 +65,7 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
                 raise
             click.echo(f"aecodec: error: {str(exc).replace(chr(10), ' ')}", err=True)
             results.append({"file": str(path), "error": str(exc)})
-            failed = failed or exc
+            failed.append(exc)
             continue
         results.append(result)
         if not as_json:
@@ -73,12 +73,13 @@ def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None
                                else f"{path}: "))
     if as_json:
         click.echo(json.dumps(results, indent=2))
-    if failed is not None:
-        sys.exit(failed.exit_code)
+    if failed:  # one code when every failure agrees, else 1 (README: exit codes)
+        codes = {e.exit_code for e in failed}
+        sys.exit(codes.pop() if len(codes) == 1 else 1)
 
 
 @click.command("train-classifier")
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path, readable=False))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="NAME.pt (written as NAME-<sha12>.pt) or a folder (aecodec-genres-<sha12>.pt).")
 @click.option("--codec-model", type=click.Path(path_type=Path), default=None,

@@ -76,12 +76,16 @@ def plan(paths: tuple[Path, ...], output_dir: Path | None, *, out_suffix: str,
     pairs = expand_inputs(list(paths), suffixes=in_suffixes)
     if not pairs:
         raise AecError(f"no input files found in {', '.join(map(str, paths))}")
+    from aecodec.files.ops import check_collisions
     if output_dir is None:  # a single folder: outputs beside the inputs
-        return [(f, f.with_suffix(out_suffix)) for f, _ in pairs], True
+        beside = [(f, f.with_suffix(out_suffix)) for f, _ in pairs]
+        check_collisions(beside)
+        return beside, True
     if output_dir.exists() and not output_dir.is_dir():
         raise click.UsageError(f"-o {output_dir} is not a directory")
     output_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(f, output_dir / rel.with_suffix(out_suffix)) for f, rel in pairs]
+    check_collisions(jobs)
     for _, dst in jobs:
         dst.parent.mkdir(parents=True, exist_ok=True)
     return jobs, True
@@ -155,7 +159,7 @@ def common(fn: Any) -> Any:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Write NAME.aec files here (needed for several inputs; folders recurse).")
 @click.option("-b", "--bitrate", "kbps", default="6", show_default=True, metavar="KBPS",
@@ -212,7 +216,7 @@ def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bo
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Write NAME.wav files here (needed for several inputs; folders recurse).")
 @click.option("--rate", type=click.IntRange(8000, 192000), default=None,

@@ -7,7 +7,6 @@ errors are fast. Every :class:`~aecodec.errors.AecError` becomes one line on std
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from aecodec import __version__
-from aecodec.errors import AecError
+from aecodec.errors import AecError, OutputError
 
 EXIT_INTERRUPTED = 130
 
@@ -25,6 +24,32 @@ def fail(exc: AecError) -> NoReturn:
     msg = str(exc).replace("\n", " ")
     click.echo(f"aecodec: error: {msg}", err=True)
     sys.exit(exc.exit_code)
+
+
+def _from_stdout(exc: OSError) -> bool:
+    """Whether an ``OSError`` came from writing standard output (click.echo or the flush)."""
+    tb = exc.__traceback__
+    last = tb
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "echo" and "click" in code.co_filename:
+            return True
+        last = tb
+        tb = tb.tb_next
+    return last is not None and last.tb_frame.f_code.co_name == "invoke" and \
+        last.tb_frame.f_globals.get("__name__") == __name__
+
+
+def _stdout_lost() -> None:
+    """Point standard output at /dev/null, so the interpreter's flush at exit cannot fail
+    again (and print a traceback) on what is still buffered."""
+    import os
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
 
 
 class AecGroup(click.Group):
@@ -57,18 +82,35 @@ class AecGroup(click.Group):
         except click.Abort:
             click.echo("aecodec: interrupted; no output written", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except OSError as exc:  # --help and usage errors write to stdout before invoke()
+            if not _from_stdout(exc):
+                raise
+            _stdout_lost()
+            fail(OutputError(f"standard output: cannot write ({exc.strerror or exc})"))
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AecError as exc:
-            fail(exc)
-        except KeyboardInterrupt:
-            click.echo("aecodec: interrupted; no output written", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+        from aecodec.files.signals import Interrupted, catch_signals
+        with catch_signals():  # SIGTERM/SIGHUP unwind like Ctrl-C: temp files are removed
+            try:
+                result = super().invoke(ctx)
+                sys.stdout.flush()  # now, not at exit, where a failure is a traceback
+                return result
+            except AecError as exc:
+                fail(exc)
+            except OSError as exc:
+                if not _from_stdout(exc):
+                    raise
+                _stdout_lost()
+                fail(OutputError(f"standard output: cannot write ({exc.strerror or exc})"))
+            except Interrupted as exc:
+                click.echo(f"aecodec: {exc.message()}", err=True)
+                sys.exit(exc.exit_code)
+            except KeyboardInterrupt:
+                click.echo("aecodec: interrupted; no output written", err=True)
+                sys.exit(EXIT_INTERRUPTED)
 
 
 @click.group("aecodec", cls=AecGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,49 +150,6 @@ def _version(ctx: click.Context) -> None:
     ctx.exit(0)
 
 
-@main.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
-def info(input: Path, as_json: bool) -> None:
-    """Show what an .aec file holds and its actual bitrate."""
-    from aecodec.format.meta import file_info
-    summary = file_info(input)
-    meta, size, seconds = summary, summary["bytes"], summary["length"] / summary["rate"]
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-        return
-    with input.open("rb") as f:
-        version = f.read(5)[4]  # read_meta checked the header: a version this build reads
-    click.echo(f"{input}: aecodec format v{version}, model {meta['model']['id']} "
-               f"(sha256 {meta['model']['sha256'][:12]})")
-    coded = {"ild": "parametric stereo (level differences)",
-             "image": "stereo image (level differences + coherence)"}.get(meta["stereo"], "mono")
-    click.echo(f"  audio:   {seconds:.3f} s, {meta['rate']} Hz, {meta['channels']} ch "
-               f"(coded as {coded} at {meta['model_rate']} Hz)")
-    click.echo(f"  latent:  {meta['latent'][0]} x {meta['latent'][1]}, "
-               f"{summary['chunks']} chunks of {meta['chunk_frames']} frames")
-    coder = meta["coder"]
-    click.echo(f"  coder:   {coder}" + (" (context-adaptive ANS, tables models/"
-                                         f"{coder}.npz)" if coder != "zstd" else ""))
-    if meta["stereo"] == "image":
-        im = meta["image"]
-        click.echo(f"  stereo:  image: ILD in {im['bands']} bands every {im['slot']} frames "
-                   f"({im['step_db']:g}-dB steps), ICC per {im['icc'][0]} bands x "
-                   f"{im['icc'][1]} frames (stream kind 5)")
-    if "phase" in meta:
-        click.echo(f"  phase:   {meta['phase']['peaks']} peak phases a frame, "
-                   f"{meta['phase']['bits']} bits")
-    if "highband" in meta:
-        from aecodec.coding.highband import EDGES, MODEL_HOP
-        hbm = meta["highband"]
-        top = min(EDGES[hbm["bands"]], meta["rate"] / 2) / 1000
-        click.echo(f"  high band: {EDGES[0] / 1000:g}-{top:g} kHz, {hbm['bands']} bands, an "
-                   f"envelope every {hbm['slot'] * MODEL_HOP / meta['model_rate'] * 1000:.0f} ms")
-    if meta.get("tags"):
-        click.echo("  tags:    " + ", ".join(f"{k}={v}" for k, v in meta["tags"].items()))
-    click.echo(f"  bitrate: {size * 8 / seconds / 1000:.2f} kbps ({size} bytes)")
-
-
 def _csv_floats(value: str) -> list[float]:
     try:
         out = [float(v) for v in value.split(",") if v.strip()]
@@ -162,7 +161,7 @@ def _csv_floats(value: str) -> list[float]:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("-b", "--bitrate", "bitrates", default="3,6,12", show_default=True,
               help="Comma-separated aecodec operating points (kbps).")
 @click.option("--against", default="",
@@ -189,18 +188,20 @@ def _csv_floats(value: str) -> list[float]:
 @click.option("--html-seconds", type=click.FloatRange(min=0.5), default=20.0, show_default=True,
               help="Seconds of each file the page holds (from the start).")
 @click.option("-v", "--verbose", is_flag=True, help="Per-file rows in the table too.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite report files that exist.")
 def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | None,
           model_path: Path | None, json_path: Path | None, csv_path: Path | None,
           plot_path: Path | None, diagnose: bool, visqol: bool, html_path: Path | None,
-          html_audio: str, html_seconds: float, verbose: bool) -> None:
+          html_audio: str, html_seconds: float, verbose: bool, force: bool) -> None:
     """Benchmark aecodec (and reference codecs) on PATHS: files or folders of music."""
     if plot_path is not None:  # the optional extra is checked before any work starts
         import importlib.util
         if importlib.util.find_spec("matplotlib") is None:
             raise AecError("--plot needs matplotlib: pip install 'aecodec[plot]' (nothing run)")
     from aecodec.bench.run import run_bench
-    from aecodec.bench.table import plot_rd, to_markdown, write_csv, write_json
+    from aecodec.bench.table import check_reports, plot_rd, to_markdown, write_csv, write_json
     rates = _csv_floats(bitrates)
+    check_reports([json_path, csv_path, plot_path, html_path], inputs=list(paths), force=force)
     refs = [c.strip() for c in against.split(",") if c.strip()]
     report = None
     if html_path:  # checked (extra, encoder, output folder) before any clip is coded
@@ -230,8 +231,10 @@ def bench(paths: tuple[Path, ...], bitrates: str, against: str, iters: int | Non
 
 from aecodec.cli.classify import register
 from aecodec.cli.codec import register as register_codec
+from aecodec.cli.info import register as register_info
 from aecodec.cli.train import train
 
 register(main)
 register_codec(main)
+register_info(main)
 main.add_command(train)

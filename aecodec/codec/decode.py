@@ -19,12 +19,13 @@ import numpy as np
 
 from aecodec.codec.chunks import ChunkDecoder, layout_of
 from aecodec.codec.coders import coder_for_file
+from aecodec.codec.determinism import one_blas_thread
 from aecodec.codec.parse import chunk_symbols, latent_of, parse_file
 from aecodec.coding import stereo_image
 from aecodec.coding.highband_stream import HighbandSynth
 from aecodec.dsp.np_spectral import DEFAULT_MOMENTUM
 from aecodec.dsp.resample import StreamResampler
-from aecodec.errors import CorruptChunkError, FormatError
+from aecodec.errors import CorruptChunkError, FormatError, OptionError
 from aecodec.format import container
 from aecodec.format.meta import read_meta, validate_meta
 from aecodec.model.np_nets import Net
@@ -43,8 +44,39 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
     ``sink`` call, with the number of frames that will be written.
 
     Returns ``{"rate", "channels", "frames", "damaged", "missing"}`` of what was written
-    (``missing``: chunks cut off a truncated file).
+    (``missing``: chunks cut off a truncated file). The samples do not depend on the thread
+    count (:func:`aecodec.codec.determinism.one_blas_thread`).
     """
+    with one_blas_thread():
+        return _decode_to(f, sink, name=name, rate=rate, start=start, duration=duration,
+                          iters=iters, momentum=momentum, seed=seed, ignore_errors=ignore_errors,
+                          model_path=model_path, on_plan=on_plan)
+
+
+def output_span(meta: dict[str, Any], *, rate: int, start: float = 0.0,
+                duration: float | None = None, name: str = "<stream>",
+                total: int | None = None) -> tuple[int, int]:
+    """Output samples ``[first, last)`` at ``rate`` that ``start``/``duration`` (seconds)
+    select (``total``: the samples there are, default the file's length);
+    :class:`OptionError` for a NaN, infinite or negative value (a duration past the end stops
+    at the end)."""
+    if not (isinstance(start, (int, float)) and math.isfinite(start) and start >= 0):
+        raise OptionError(f"{name}: --start {start!r} is not a time >= 0")
+    if duration is not None and not (isinstance(duration, (int, float))
+                                     and not math.isnan(duration) and duration > 0):
+        raise OptionError(f"{name}: --duration {duration!r} is not a time > 0")
+    if total is None:
+        total = round(meta["length"] * rate / meta["rate"])
+    first = min(total, round(min(start * rate, total)))
+    if duration is None or duration * rate >= total - first:
+        return first, total
+    return first, first + round(duration * rate)
+
+
+def _decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str,
+               rate: int | None, start: float, duration: float | None, iters: int | None,
+               momentum: float, seed: int, ignore_errors: bool, model_path: Path | None,
+               on_plan: Callable[[int], None] | None) -> dict[str, Any]:
     meta, index = container.scan_chunks(f, name=name, partial=ignore_errors)
     validate_meta(meta, name=name)
     net = model_for(meta, name=name, model_path=model_path)
@@ -60,8 +92,8 @@ def decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str = "
     if missing:  # truncated: audio up to the end of the last whole chunk
         end = min(lay.core(len(index) - 1)[1] * lay.hop, lay.samples)
         total = min(total, end * out_rate // mr)
-    first_out = min(total, max(0, round(start * out_rate)))
-    last_out = total if duration is None else min(total, first_out + round(duration * out_rate))
+    first_out, last_out = output_span(meta, rate=out_rate, start=start, duration=duration,
+                                      name=name, total=total)
     k0 = max(0, int(first_out / out_rate * mr) // lay.hop // lay.seg - 1)  # one warm-up chunk
     k1 = min(len(index), math.ceil(last_out / out_rate * mr / lay.hop / lay.seg) + 1)
     if on_plan is not None:

@@ -3,7 +3,7 @@ residual, phases."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -82,6 +82,45 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
     return ChunkSymbols(k, symbols.astype(np.float32) * step, step,
                         ild if isinstance(ild, np.ndarray) else None, residual, phase, image,
                         highband)
+
+
+def stream_latent(f: IO[bytes], *, name: str, net: Net,
+                  ignore_errors: bool = False) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The validated metadata, dequantized latent ``[C, Tl]`` and per-frame steps ``[Tl]`` of
+    a seekable ``.aec`` stream, read chunk by chunk: only the latent streams are decoded, so
+    memory is one chunk plus the latent (64 floats a latent frame), never the whole file."""
+    from aecodec.format.meta import validate_meta
+    meta, index = container.scan_chunks(f, name=name)
+    validate_meta(meta, name=name)
+    lay = layout_of(meta, down=net.cfg.down)
+    if len(index) != lay.chunks:
+        raise FormatError(f"{name}: holds {len(index)} chunks, metadata implies {lay.chunks}")
+    coder = coder_for_file(meta, name=name)
+    channels = meta["latent"][0]
+    parts: list[np.ndarray] = []
+    steps: list[np.ndarray] = []
+    for k, entry in enumerate(index):
+        f0, f1 = lay.core(k)
+        width = -(-(f1 - f0) // lay.down)
+        try:
+            payload = container.read_chunk(f, entry, name=name, position=k, count=len(index))
+        except FormatError:
+            if not ignore_errors:
+                raise
+            parts.append(np.zeros((channels, width), np.float32))
+            steps.append(np.full(width, STEP_MAX, np.float32))
+            continue
+        label = f"{name}: chunk {k + 1} of {lay.chunks}"
+        shapes = {LATENT: (channels, width)}
+        if meta["stereo"] == "ild":
+            shapes[ILD] = (BANDS, -(-(f1 - f0) // ILD_FRAMES))
+        raw = (IMAGE,) if meta.get("stereo") == "image" else ()
+        step, data = unpack_payload(payload, shapes=shapes, name=label,
+                                    raw_latent=coder.raw_latent, raw=raw)[LATENT]
+        symbols = coder.decode_latent(data, step=step, shape=(channels, width), name=label)
+        parts.append(symbols.astype(np.float32) * np.float32(step))
+        steps.append(np.full(width, step, np.float32))
+    return meta, np.concatenate(parts, axis=1), np.concatenate(steps)
 
 
 def parse_file(aec: container.AecFile, *, name: str,

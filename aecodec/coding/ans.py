@@ -170,7 +170,10 @@ def _start(data: bytes, name: str) -> Any:
 
     if len(data) % 4:
         raise FormatError(f"{name}: entropy-coded stream of {len(data)} bytes is not whole words")
-    return constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
+    try:
+        return constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
+    except (ValueError, RuntimeError) as exc:  # e.g. a last word of 0: not an ANS stream
+        raise FormatError(f"{name}: entropy-coded stream does not decode ({exc})") from None
 
 
 def encode_latent(x: np.ndarray, t: Tables, j: int) -> bytes:

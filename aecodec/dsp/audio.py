@@ -6,6 +6,7 @@ returns them) or ``[samples]`` for mono.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,12 +81,20 @@ def open_audio(path: str | os.PathLike[str] | BinaryIO | IO[bytes], *,
             raise InputError(f"{label}: no such file")
         if os.path.isdir(path):
             raise InputError(f"{label}: is a directory, not an audio file")
+        if not os.path.isfile(path):
+            raise InputError(f"{label}: not a regular file (a pipe or device: read it from "
+                             "stdin with '-')")
         if os.path.getsize(path) == 0:
             raise InputError(f"{label}: empty file (0 bytes)")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{label}: cannot read it (permission denied)")
     try:
-        f = sf.SoundFile(path)
+        with quiet_stderr():  # libmpg123 prints "Note: Illegal Audio-MPEG-Header" on junk
+            f = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "not a regular file" in detail or "does not exist" in detail:
+            detail = "format not recognised, or the data is damaged"  # libsndfile's own text
         raise InputError(f"{label}: not a readable audio file ({detail})") from None
     try:
         check_rate(int(f.samplerate), name=label)
@@ -97,6 +106,24 @@ def open_audio(path: str | os.PathLike[str] | BinaryIO | IO[bytes], *,
         f.close()
         raise
     return f
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Send what C libraries print on file descriptor 2 to /dev/null inside the block (our
+    own errors are raised, not printed, so nothing of ours is lost)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def iter_blocks(f: sf.SoundFile, *, name: str, blocksize: int = 1 << 16) -> Iterator[np.ndarray]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -48,17 +50,74 @@ def _plain_mode(path: Path) -> int:
     return 0o666 & ~_umask()
 
 
+TEMP_SUFFIX = ".aecpart"
+"""Suffix of the temp files beside an output: ``.NAME.PID.XXXXXXXX.aecpart``."""
+_TEMP = re.compile(r"\..*\.([0-9]{1,10})\.[A-Za-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+STALE_SECONDS = 60.0
+"""A temp file of a process that no longer runs is removed once it is this old."""
+NAME_MAX = 255
+"""Longest file name (bytes) most file systems take."""
+
+
+def temp_prefix(path: Path) -> str:
+    """``.NAME.PID.``, with NAME cut so the whole temp name fits :data:`NAME_MAX` bytes."""
+    room = NAME_MAX - len(f"..{os.getpid()}.") - 8 - len(TEMP_SUFFIX)
+    raw = os.fsencode(path.name)[:room]
+    while raw:
+        try:
+            name = os.fsdecode(raw)
+            if os.fsencode(name) == raw:
+                break
+        except UnicodeError:
+            pass
+        raw = raw[:-1]
+    return f".{os.fsdecode(raw)}.{os.getpid()}."
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def clean_stale(folder: Path, *, now: float | None = None) -> list[Path]:
+    """Remove temp files of our own naming left in ``folder`` by a process that no longer runs
+    (killed by SIGKILL or a power cut) and untouched for :data:`STALE_SECONDS`; returns them.
+
+    Only names :func:`temp_prefix` makes are looked at, and a file whose process id is alive
+    on this machine is kept (it may be another aecodec writing now).
+    """
+    removed: list[Path] = []
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            m = _TEMP.fullmatch(entry.name)
+            if not m or not entry.is_file(follow_symlinks=False) or _running(int(m.group(1))):
+                continue
+            with contextlib.suppress(OSError):
+                if now - entry.stat(follow_symlinks=False).st_mtime >= STALE_SECONDS:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = ()) -> Iterator[IO[bytes]]:
     """Yield a temp file in ``path``'s directory; on success rename it onto ``path``.
 
-    On any exception (including ``KeyboardInterrupt``) the temp file is removed and ``path``
-    is left as it was.
+    On any exception (including ``KeyboardInterrupt`` and the SIGTERM/SIGHUP of
+    :mod:`aecodec.files.signals`) the temp file is removed and ``path`` is left as it was; a
+    temp file a SIGKILL left is removed by the next run into the folder (:func:`clean_stale`).
     """
     check_output(path, force=force, inputs=inputs)
     parent = path.parent if str(path.parent) else Path(".")
+    clean_stale(parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=parent)
     except OSError as exc:
         raise OutputError(f"{path}: cannot create output ({exc.strerror})") from None
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from aecodec.errors import AecError
+from aecodec.errors import AecError, OutputError
 
 Progress = Callable[[float, float], None]
 """``progress(done, total)``: seconds of audio read (encode) or written (decode) so far."""
@@ -106,9 +107,12 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     with seekable_input(src, suffix=".aec") as path:
         meta, _ = read_meta(path, name=name, partial=ignore_errors)  # refused before the model loads
         set_threads(threads)
-        from aecodec.codec.decode import decode_to
+        from aecodec.codec.decode import decode_to, output_span
+        from aecodec.files.wavout import GuardedFile, wav_container
         out_rate = rate or meta["rate"]
         channels = 2 if meta.get("stereo") in ("ild", "image") else meta["channels"]
+        first, last = output_span(meta, rate=out_rate, start=start, duration=duration,
+                                  name=name)
         if start * meta["rate"] >= meta["length"]:
             raise AecError(f"{name}: --start {start:g} s is past the end "
                            f"({meta['length'] / meta['rate']:.2f} s)")
@@ -117,11 +121,14 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         with contextlib.ExitStack() as stack:
             f = stack.enter_context(open(path, "rb"))
             writer: Any = None
+            guard: Any = None
             if not to_stream:
                 out = stack.enter_context(atomic_output(dst, force=force, inputs=(src,)))
+                guard = GuardedFile(out)  # a full disk: one OutputError, no cffi tracebacks
+                stack.callback(guard.check, dst)  # after the header is written, before rename
                 writer = stack.enter_context(sf.SoundFile(
-                    out, mode="w", samplerate=out_rate, channels=channels, subtype=subtype,
-                    format=fmt))
+                    guard, mode="w", samplerate=out_rate, channels=channels, subtype=subtype,
+                    format=wav_container(last - first, channels, subtype, fmt=fmt)))
                 write_tags(writer, meta.get("tags") or {})
 
             def plan(frames: int) -> None:
@@ -139,7 +146,14 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                     if over.any():
                         clipped[0] += int(over.sum())
                         block = block.clip(-1.0, 1.0)
-                writer.write(block)
+                try:
+                    writer.write(block)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    if guard is not None:
+                        guard.check(dst)
+                    raise OutputError(f"{dst}: cannot write output ({exc})") from None
+                if guard is not None:
+                    guard.check(dst)
                 done[0] += len(block)
                 if progress:
                     progress(min(done[0], total[0]) / out_rate, total[0] / out_rate)
@@ -161,6 +175,19 @@ def expand_inputs(paths: Sequence[Path], *, suffixes: Sequence[str]) -> list[tup
         else:
             found.append((p, Path(p.name)))
     return found
+
+
+def check_collisions(jobs: Sequence[tuple[Path, Path]]) -> None:
+    """:class:`OutputError` (exit 5) if two inputs of a batch map to one output (``x.wav`` and
+    ``x.flac`` -> ``x.aec``; ``d1/a.wav`` and ``d2/a.wav`` given as files), before any work."""
+    from aecodec.errors import OutputError
+    seen: dict[str, Path] = {}
+    for src, dst in jobs:
+        key = os.path.normcase(os.path.abspath(dst))
+        if key in seen:
+            raise OutputError(f"{dst}: would be written from both {seen[key]} and {src} "
+                              "(rename one, or code them in separate runs)")
+        seen[key] = src
 
 
 @dataclass(frozen=True)
@@ -196,6 +223,43 @@ _ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_
 cores). Workers are spawned, not forked, so numpy reads it when it loads there."""
 
 
+def _call_in_worker(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
+                    kwargs: dict[str, Any]) -> Outcome:
+    from aecodec.files.signals import job
+    with job():  # a SIGTERM removes this job's temp file, then ends the worker
+        return _call(fn, src, dst, kwargs)
+
+
+def _init_worker() -> None:
+    from aecodec.files.signals import init_worker
+    init_worker()
+
+
+def _stop(pool: ProcessPoolExecutor, futures: list[Any]) -> None:
+    """Cancel what has not started and stop the workers (SIGTERM: each removes its temp
+    file), waiting until they are gone, so nothing is written after the command ends."""
+    for fut in futures:
+        fut.cancel()
+    procs = list(getattr(pool, "_processes", {}).values())
+    for p in procs:
+        with contextlib.suppress(OSError, AttributeError):
+            p.terminate()
+    for p in procs:
+        p.join(10)
+        if p.is_alive():
+            p.kill()
+            p.join(5)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _written(futures: list[Any]) -> int:
+    done = 0
+    for fut in futures:
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            done += not fut.result().error
+    return done
+
+
 def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]], *,
              workers: int = 1, on_done: Callable[[Outcome, int], None] | None = None,
              **kwargs: Any) -> list[Outcome]:
@@ -209,24 +273,37 @@ def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]
         if on_done:
             on_done(o, len(outcomes))
 
+    from aecodec.files.signals import Interrupted
     if workers <= 1:
-        for src, dst in jobs:
-            report(_call(fn, src, dst, kwargs))
-    else:
-        import multiprocessing
-
-        saved = {k: os.environ.get(k) for k in _ONE_THREAD}
-        os.environ.update(_ONE_THREAD)
         try:
-            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs)),
-                                     mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(_call, fn, src, dst, kwargs) for src, dst in jobs]
-                for fut in as_completed(futures):
-                    report(fut.result())
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            for src, dst in jobs:
+                report(_call(fn, src, dst, kwargs))
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the finished ones stay
+            raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                              done=sum(not o.error for o in outcomes), total=len(jobs)) from None
+        return outcomes
+    import multiprocessing
+
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+    os.environ.update(_ONE_THREAD)
+    futures: list[Any] = []
+    try:
+        pool = ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs)),
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker)
+        try:
+            futures = [pool.submit(_call_in_worker, fn, src, dst, kwargs) for src, dst in jobs]
+            for fut in as_completed(futures):
+                report(fut.result())
+        except KeyboardInterrupt as exc:
+            _stop(pool, futures)
+            raise Interrupted(getattr(exc, "signum", signal.SIGINT), done=_written(futures),
+                              total=len(jobs)) from None
+        pool.shutdown()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return outcomes

@@ -7,6 +7,7 @@ Everything a file can be refused for before any model is loaded lives here, so e
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ CODEC_NAME = "aecodec"
 MIN_KBPS, MAX_KBPS = 0.5, 64.0
 ILD_META = {"bands": BANDS, "frames": ILD_FRAMES, "step_db": ILD_STEP_DB}
 """Bitrates ``encode -b`` accepts."""
+MAX_CHUNK_FRAMES = 1024
+"""Most latent frames a chunk may declare (47.5 s; writers use 128): what one chunk's decode
+may allocate is bounded by it, whatever the file claims."""
 MAX_SECONDS = 24 * 3600
 """Longest input accepted (metadata validation refuses forged lengths beyond it)."""
 TAG_KEYS = ("title", "artist", "album", "date", "genre", "comment", "tracknumber",
@@ -49,7 +53,7 @@ def validate_meta(meta: dict[str, Any], *, name: str) -> None:
     ints = {"rate": (MIN_RATE, MAX_RATE), "channels": (1, MAX_CHANNELS),
             "length": (1, MAX_RATE * MAX_SECONDS), "model_rate": (MIN_RATE, MAX_RATE),
             "n_fft": (16, 16384), "hop": (1, 8192), "frames": (1, 10**9),
-            "chunk_frames": (1, 1 << 16)}
+            "chunk_frames": (1, MAX_CHUNK_FRAMES)}
     for key, (lo, hi) in ints.items():
         v = meta.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
@@ -106,18 +110,29 @@ def read_meta(path: Path, *, name: str | None = None,
         raise InputError(f"{name}: no such file")
     if path.is_dir():
         raise InputError(f"{name}: is a directory, not an .aec file")
+    if not path.is_file():  # a FIFO with no writer would block open() forever
+        raise InputError(f"{name}: not a regular file (a pipe or device: read it from stdin "
+                         "with '-')")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{name}: cannot read it (permission denied)")
     with open(path, "rb") as f:
         meta, index = container.scan_chunks(f, name=name, partial=partial)
     validate_meta(meta, name=name)
     return meta, index
 
 
-def file_info(path: Path) -> dict[str, Any]:
-    """What a ``.aec`` file holds, checked as :func:`read_meta` checks it: its metadata plus
+def file_info(path: Path, *, verify: bool = False) -> dict[str, Any]:
+    """What a ``.aec`` file holds, checked as decode checks it before loading a model (chunk
+    count, lengths; ``verify``: every chunk's CRC and streams too): its metadata plus
     ``file``, ``bytes``, ``seconds``, ``kbps`` (the ACTUAL bitrate, header included) and
     ``chunks``."""
+    from aecodec.format.verify import check_count, verify_chunks
     meta, index = read_meta(path)
+    check_count(meta, index, name=str(path))
+    if verify:
+        verify_chunks(Path(path), meta, index, name=str(path))
     size = Path(path).stat().st_size
     seconds = meta["length"] / meta["rate"]
     return {"file": str(path), "bytes": size, "seconds": round(seconds, 3),
-            "kbps": round(size * 8 / seconds / 1000, 3), "chunks": len(index), **meta}
+            "kbps": round(size * 8 / seconds / 1000, 3), "chunks": len(index),
+            **({"verified": True} if verify else {}), **meta}

@@ -17,6 +17,7 @@ weights; its JSON header holds ``labels``, ``config`` (:class:`HeadConfig`), ``c
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from aecodec.model.np_nets import Net, NpGenreHead
 from aecodec.model.npz_weights import CLASSIFIER_KIND, load_npz, model_dirs
 
 DEFAULT_CLASSIFIER_ID = "aecodec-genres"
+SEGMENT_BATCH = 128
+"""Segments the head sees at once (the head's activations are per batch)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,11 @@ def segment_probs(head: NpGenreHead, latent: np.ndarray, *, name: str,
     starts = [s for s in starts if quiet[s:s + cfg.segment].mean() < 0.5]
     if not starts:
         raise InputError(f"{name}: no music to classify (silent or nearly so)")
-    segs = np.stack([latent[:, s:s + cfg.segment] for s in starts])
-    return head.probs(segs)
+    out = []  # in batches: the head's activations do not grow with the file's length
+    for i in range(0, len(starts), SEGMENT_BATCH):
+        segs = np.stack([latent[:, s:s + cfg.segment] for s in starts[i:i + SEGMENT_BATCH]])
+        out.append(head.probs(segs))
+    return np.concatenate(out)
 
 
 def audio_latent(audio: Audio, net: Net) -> np.ndarray:
@@ -166,39 +172,46 @@ def file_latent(path: Path, codec: dict[str, str]) -> tuple[np.ndarray, np.ndarr
     codec model ``codec`` ({"id", "sha256"}), the quantizer step of each frame (``[frames]``;
     None for audio) and the seconds per latent frame. A ``.aec`` file is read straight to its
     dequantized latent (no decoding)."""
-    from aecodec.codec.decode import decode_latent, read_file
     from aecodec.format.container import MAGIC
-    from aecodec.model.registry import load_model
+    from aecodec.format.meta import read_meta
+    from aecodec.model.registry import load_model, model_for
     name = str(path)
     try:
         with open(path, "rb") as f:
             is_aec = f.read(len(MAGIC)) == MAGIC
     except OSError:
-        is_aec = False  # read_audio names the problem
+        is_aec = False  # open_audio names the problem
     if is_aec:
-        aec = read_file(path)
-        mod = aec.meta["model"]
+        meta, _ = read_meta(path)  # refused before any model loads
+        mod = meta["model"]
         if mod["id"] != codec["id"] or not codec["sha256"].startswith(mod["sha256"]):
             raise ModelError(f"{name}: encoded with codec model {mod['id']}@{mod['sha256'][:12]},"
                              f" but the classifier was trained on {codec['id']}@"
                              f"{codec['sha256'][:12]}")
-        latent, steps = decode_latent(aec, name=name)
-        m = aec.meta
-        return latent, steps, m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"]
-    from aecodec.dsp.audio import read_audio
-    audio = read_audio(path)
-    try:
-        net, mmeta = load_model(codec["id"], codec["sha256"][:HASH_CHARS])
-    except ModelError as exc:
-        raise ModelError(f"the classifier needs codec model {codec['id']}@"
-                         f"{codec['sha256'][:12]}: {exc}") from None
-    # classify exactly the latent a default encode would store, so that a WAV and its .aec
-    # (at any bitrate from 1.5 kbps: the base layer's budget is the same) agree
-    from aecodec.codec.encode import DEFAULT_KBPS, encode_audio
-    from aecodec.format.container import unpack
-    enc = encode_audio(audio, kbps=DEFAULT_KBPS, model=(net, mmeta), enhance=False)
-    latent, steps = decode_latent(unpack(enc.to_bytes()), name=name, net=net)
-    m = enc.meta
+        with open(path, "rb") as f:
+            return _stream_latent(f, name=name, net=model_for(meta, name=name))
+    from aecodec.dsp.audio import iter_blocks, open_audio
+    with open_audio(path) as audio:  # refused before any model loads
+        try:
+            net, mmeta = load_model(codec["id"], codec["sha256"][:HASH_CHARS])
+        except ModelError as exc:
+            raise ModelError(f"the classifier needs codec model {codec['id']}@"
+                             f"{codec['sha256'][:12]}: {exc}") from None
+        # classify exactly the latent a default encode would store, so that a WAV and its .aec
+        # (at any bitrate from 1.5 kbps: the base layer's budget is the same) agree; streamed
+        # chunk by chunk (the base layer alone is ~0.5 kbps), so memory does not grow with length
+        from aecodec.codec.encode import DEFAULT_KBPS, encode_blocks
+        buf = io.BytesIO()
+        encode_blocks(iter_blocks(audio, name=name), buf, rate=int(audio.samplerate),
+                      channels=audio.channels, length=int(audio.frames), kbps=DEFAULT_KBPS,
+                      model=(net, mmeta), enhance=False)
+    buf.seek(0)
+    return _stream_latent(buf, name=name, net=net)
+
+
+def _stream_latent(f: Any, *, name: str, net: Net) -> tuple[np.ndarray, np.ndarray, float]:
+    from aecodec.codec.parse import stream_latent
+    m, latent, steps = stream_latent(f, name=name, net=net)
     return latent, steps, m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"]
 
 

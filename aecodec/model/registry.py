@@ -67,7 +67,10 @@ def tables_for(model: Model) -> ans.Tables | None:
 
 def model_for(meta: dict[str, Any], *, name: str, model_path: Path | None = None) -> Net:
     """The model a validated file names, checked against the file's settings."""
-    net, mmeta = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
+    try:
+        net, mmeta = load_model(meta["model"]["id"], meta["model"]["sha256"], path=model_path)
+    except ModelError as exc:  # name the file that asked for the model
+        raise ModelError(f"{name}: {exc}") from None
     if mmeta["model_id"] != meta["model"]["id"]:
         raise ModelError(f"{name}: needs model {meta['model']['id']}, got {mmeta['model_id']}")
     st = net.cfg.stft
