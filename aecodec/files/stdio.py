@@ -11,6 +11,7 @@ WAV shorter than its header says), as any pipe would.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import stat
@@ -19,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def seekable_input(path: Path, *, suffix: str = "") -> Iterator[Path]:
     try:
         with os.fdopen(fd, "wb") as out:
             src_cm = (contextlib.nullcontext(sys.stdin.buffer) if is_std(path)
-                      else open(path, "rb"))  # noqa: SIM115 - entered just below
+                      else _open_waiting(path, name=name))
             try:
                 with src_cm as src:
                     shutil.copyfileobj(src, out, SPOOL_STEP)
@@ -77,6 +78,62 @@ def seekable_input(path: Path, *, suffix: str = "") -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+WRITER_WAIT_S = 10.0
+"""How long an input FIFO may wait for its writer before it is refused (never forever)."""
+
+
+def _open_waiting(path: Path, *, name: str, wait: float = WRITER_WAIT_S) -> IO[bytes]:
+    """Open a FIFO / device for reading without blocking forever: a FIFO whose writer does not
+    appear within ``wait`` seconds is an :class:`InputError` (a plain ``open()`` would hang)."""
+    import fcntl
+    import time
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot open ({exc.strerror or exc})") from None
+    first = b""
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                first = os.read(fd, SPOOL_STEP)
+            except BlockingIOError:  # a writer holds it open: read the rest blocking
+                break
+            if first:
+                break
+            if time.monotonic() > deadline:  # still no writer (reads give EOF)
+                raise InputError(f"{name}: no writer opened the pipe within {wait:g} s")
+            time.sleep(0.05)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Prefixed(first, os.fdopen(fd, "rb"))
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` then the rest of ``f`` (what :func:`_open_waiting` read while it waited)."""
+
+    def __init__(self, head: bytes, f: IO[bytes]) -> None:
+        self._head, self._f = head, f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._f.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
 
 
 @contextlib.contextmanager
