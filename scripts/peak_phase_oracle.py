@@ -73,7 +73,7 @@ def main() -> None:
     for path in sorted(args.folder.glob("*.wav")):
         au = read_audio(path)
         x = au.samples.mean(axis=1)
-        logmag = decode_logmag(encode_audio(au, kbps=args.kbps).to_bytes())[0].numpy()
+        logmag = decode_logmag(encode_audio(au, kbps=args.kbps).to_bytes())[0]
         spec = stft(torch.from_numpy(x)[None], n_fft=N_FFT, hop=HOP)[0].numpy()
         frames = min(logmag.shape[1], spec.shape[1])
         logmag, spec = logmag[:, :frames], spec[:, :frames]

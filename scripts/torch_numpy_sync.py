@@ -19,27 +19,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from aecodec.codec.encode import encode_audio  # noqa: E402
-from aecodec.codec.parse import latent_of, parse_file  # noqa: E402
-from aecodec.coding.peakphase import select_peaks  # noqa: E402
-from aecodec.dsp.audio import Audio, read_audio  # noqa: E402
-from aecodec.format import container  # noqa: E402
-from aecodec.model.reference import load_reference  # noqa: E402
-from aecodec.model.registry import load_model  # noqa: E402
-
-
-def decoded_logmag(data: bytes, net: object) -> tuple[np.ndarray, int]:
-    """Decoder-net output + residual of a whole file with ``net`` -> ``[bins, frames]``."""
-    aec = container.unpack(data)
-    lay, chunks = parse_file(aec, name="clip", net=net)  # type: ignore[arg-type]
-    latent, steps = latent_of(chunks)
-    out = net.decode(latent[None], step=steps[None, None],  # type: ignore[attr-defined]
-                     frames=aec.meta["frames"])[0].copy()
-    for k, c in enumerate(chunks):
-        if c.residual is not None:
-            f0, f1 = lay.core(k)
-            out[:, f0:f1] += c.residual
-    return out, aec.meta.get("phase", {}).get("peaks", 0)
+from aecodec.codec.decode import decode_logmag
+from aecodec.codec.encode import encode_audio
+from aecodec.codec.parse import latent_of, parse_file
+from aecodec.coding.peakphase import select_peaks
+from aecodec.dsp.audio import Audio, read_audio
+from aecodec.format import container
+from aecodec.model.reference import load_reference
+from aecodec.model.registry import load_model
 
 
 def compare(audio: Audio, kbps: float, np_model: tuple, torch_model: tuple) -> dict[str, float]:
@@ -50,8 +37,9 @@ def compare(audio: Audio, kbps: float, np_model: tuple, torch_model: tuple) -> d
     cb = parse_file(pb, name="torch", net=np_model[0])[1]
     sym_diff = float(np.mean(latent_of(ca)[0] != latent_of(cb)[0]))
     step_diff = float(np.mean([x.step != y.step for x, y in zip(ca, cb)]))
-    la, peaks = decoded_logmag(b, np_model[0])
-    lb, _ = decoded_logmag(b, torch_model[0])
+    la = decode_logmag(b, name="np", net=np_model[0])[0]
+    lb = decode_logmag(b, name="torch", net=torch_model[0])[0]
+    peaks = pb.meta.get("phase", {}).get("peaks", 0)
     pick_diff = 0.0
     if peaks:
         sa, sb = select_peaks(la, count=peaks), select_peaks(lb, count=peaks)

@@ -178,13 +178,14 @@ def decode_latent(aec: container.AecFile, *, name: str = "<stream>",
     return latent_of(parse_file(aec, name=name, net=net)[1])
 
 
-def decode_logmag(data: bytes, *, name: str = "<stream>",
-                  model_path: Path | None = None) -> np.ndarray:
+def decode_logmag(data: bytes, *, name: str = "<stream>", model_path: Path | None = None,
+                  net: Net | None = None) -> np.ndarray:
     """The decoded ln-magnitudes (decoder net + enhancement layer) of the mid signal for a whole
-    file, ``[1, bins, frames]`` (for diagnostics: no Griffin-Lim)."""
+    file, ``[1, bins, frames]`` (for diagnostics: no Griffin-Lim). ``net``: decode with this
+    network (e.g. the torch reference) instead of the one the file names."""
     aec = container.unpack(data, name=name)
     validate_meta(aec.meta, name=name)
-    net = model_for(aec.meta, name=name, model_path=model_path)
+    net = net or model_for(aec.meta, name=name, model_path=model_path)
     lay, chunks = parse_file(aec, name=name, net=net)
     latent, steps = latent_of(chunks)
     out = net.decode(latent[None], step=steps[None, None], frames=aec.meta["frames"]).copy()
