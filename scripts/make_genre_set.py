@@ -142,6 +142,22 @@ def match(rules: list[Rule], package: str, source: str) -> Rule | None:
     return None
 
 
+def read_with_stems(path: Path) -> tuple[np.ndarray, int] | None:
+    """A file soundfile reads -> (float32 ``[samples, channels]``, rate), with a Frets on Fire
+    ``song.ogg``'s guitar/rhythm stems mixed in; None (and a note on stderr) if unreadable."""
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        for stem in STEMS if path.name == "song.ogg" else ():
+            if (path.parent / stem).is_file():
+                extra, _ = sf.read(str(path.parent / stem), dtype="float32", always_2d=True)
+                n = min(len(data), len(extra))
+                data = data[:n] + extra[:n, : data.shape[1]]
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        print(f"skip {path}: {exc}", file=sys.stderr)
+        return None
+    return data, int(rate)
+
+
 def decode(path: Path, tmp: Path) -> np.ndarray | None:
     """Mono float32 at 22050 Hz, silence-trimmed; None if unreadable or a renderer fails."""
     if path.suffix.lower() in TRACKER_SUFFIXES:
@@ -153,16 +169,10 @@ def decode(path: Path, tmp: Path) -> np.ndarray | None:
             return None
         data, rate = sf.read(str(out), dtype="float32", always_2d=True)
     else:
-        try:
-            data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-            for stem in STEMS if path.name == "song.ogg" else ():
-                if (path.parent / stem).is_file():
-                    extra, _ = sf.read(str(path.parent / stem), dtype="float32", always_2d=True)
-                    n = min(len(data), len(extra))
-                    data = data[:n] + extra[:n, : data.shape[1]]
-        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-            print(f"skip {path}: {exc}", file=sys.stderr)
+        read = read_with_stems(path)
+        if read is None:
             return None
+        data, rate = read
     mono = data.mean(axis=1)
     if rate != RATE:
         g = gcd(RATE, int(rate))

@@ -52,6 +52,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling script, run from anywhere
+from make_genre_set import read_with_stems
+
 RATE = 44100
 MIN_TRACK_S = 30.0
 LOUD_DBFS = -35.0
@@ -62,7 +65,6 @@ SIDE_MIN_DB = -30.0
 RENDER_TIMEOUT_S = 120
 RENDER_SECONDS = 100
 TRACKER_SUFFIXES = (".it", ".mod", ".s3m", ".xm", ".stm")
-STEMS = ("guitar.ogg", "rhythm.ogg")
 TRAINING_POOL = ("warzone2100-music", "ufoai-music", "supertux-data", "hedgewars-data",
                  "singularity-music", "drascula-music", "fretsonfire-songs-sectoid",
                  "hyperrogue-music", "freedroidrpg-data")
@@ -129,16 +131,14 @@ def load(path: Path, tmp: Path) -> tuple[np.ndarray, int, int] | None:
     try:
         if sf.info(str(path)).samplerate < RATE:
             return None
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        for stem in STEMS if path.name == "song.ogg" else ():
-            if (path.parent / stem).is_file():
-                extra, _ = sf.read(str(path.parent / stem), dtype="float32", always_2d=True)
-                n = min(len(data), len(extra))
-                data = data[:n] + extra[:n, : data.shape[1]]
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         print(f"skip {path}: {exc}", file=sys.stderr)
         return None
-    return data, int(rate), data.shape[1]
+    read = read_with_stems(path)
+    if read is None:
+        return None
+    data, rate = read
+    return data, rate, data.shape[1]
 
 
 def measures(x: np.ndarray) -> dict[str, float]:
