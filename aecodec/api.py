@@ -21,7 +21,7 @@ DEFAULT_KBPS = 6.0
 
 
 def _audio(audio: np.ndarray, rate: int) -> Any:
-    from aecodec.dsp.audio import Audio, check_rate
+    from aecodec.dsp.audio import Audio, check_finite, check_rate
 
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 1:
@@ -29,8 +29,7 @@ def _audio(audio: np.ndarray, rate: int) -> Any:
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise InputError(f"audio of shape {np.shape(audio)} is not [samples] or "
                          "[samples, channels] with samples > 0")
-    if not np.all(np.isfinite(x)):
-        raise InputError("audio holds NaN or infinite samples")
+    check_finite(x, name="audio")
     check_rate(int(rate), name="audio")
     return Audio(samples=np.ascontiguousarray(x), rate=int(rate))
 

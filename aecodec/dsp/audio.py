@@ -136,10 +136,15 @@ def iter_blocks(f: sf.SoundFile, *, name: str, blocksize: int = 1 << 16) -> Iter
             raise InputError(f"{name}: read failed ({str(exc).splitlines()[0]})") from None
         if len(block) == 0:
             return
-        if not np.isfinite(block).all():
-            bad = int(block.size - np.isfinite(block).sum())
-            raise InputError(f"{name}: {bad} samples are NaN or infinite")
+        check_finite(block, name=name)
         yield block
+
+
+def check_finite(samples: np.ndarray, *, name: str) -> None:
+    """Raise :class:`InputError` naming how many of ``samples`` are NaN or infinite."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        raise InputError(f"{name}: {int(finite.size - finite.sum())} samples are NaN or infinite")
 
 
 def read_audio(path: str | os.PathLike[str] | BinaryIO | IO[bytes], *,
