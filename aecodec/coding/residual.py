@@ -30,9 +30,9 @@ import struct
 
 import numpy as np
 import zstandard
-from scipy.fft import dctn, idctn
 
 from aecodec.coding.zstd import decompress_exact
+from aecodec.dsp.fft import dctn_ortho, idctn_ortho
 from aecodec.errors import FormatError
 
 MAGIC = b"DCTq"
@@ -108,7 +108,7 @@ def dct_blocks(logmag: np.ndarray) -> np.ndarray:
                     ((0, rows * BLOCK - logmag.shape[0]), (0, cols * BLOCK - logmag.shape[1])),
                     mode="edge")
     blocks = padded.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3)
-    return np.asarray(dctn(blocks, type=2, axes=(2, 3), norm="ortho"))
+    return dctn_ortho(blocks, axes=(2, 3))
 
 
 def quantize_coefficients(coefs: np.ndarray, *, scale: float, exact: bool = True) -> np.ndarray:
@@ -144,7 +144,7 @@ def reconstruct(ints: np.ndarray, *, shape: tuple[int, int], scale: float) -> np
     """Integers ``[16, 16, rows, cols]`` at ``scale`` -> float32 log-magnitudes ``shape``."""
     rows, cols = ints.shape[2:]
     coefs = ints.transpose(2, 3, 0, 1) * quant_steps(rows, scale=scale)
-    blocks = idctn(coefs, type=2, axes=(2, 3), norm="ortho")
+    blocks = idctn_ortho(coefs, axes=(2, 3))
     padded = blocks.transpose(0, 2, 1, 3).reshape(rows * BLOCK, cols * BLOCK)
     return np.ascontiguousarray(padded[:shape[0], :shape[1]], dtype=np.float32)
 

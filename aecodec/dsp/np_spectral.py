@@ -3,7 +3,7 @@
 The same transforms as :mod:`aecodec.dsp.stft` and :mod:`aecodec.dsp.griffinlim` compute with
 torch: centred frames, reflect padding (zero padding for a signal of at most ``n_fft // 2``
 samples), periodic Hann window, ``istft`` normalised by the summed squared window. Frames are
-cut with a strided view and transformed in one batched ``scipy.fft.rfft``; overlap-add is
+cut with a strided view and transformed in one batched real FFT (:mod:`aecodec.dsp.fft`, scipy's pocketfft); overlap-add is
 ``n_fft / hop`` strided sums (one per window tap group, never a loop over frames).
 
 Shapes: audio ``[batch, samples]``; spectrograms ``[batch, bins, frames]`` (``bins = n_fft // 2
@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import scipy.fft
+
+from aecodec.dsp import fft
 
 LOG_EPS = 1e-5
 """Floor added to magnitudes before the logarithm: ``log(|X| + LOG_EPS)``."""
@@ -96,7 +97,7 @@ def _frames_of(audio: np.ndarray, *, n_fft: int, hop: int, frames: int | None = 
 def stft_frames(audio: np.ndarray, *, n_fft: int, hop: int,
                 frames: int | None = None) -> np.ndarray:
     """Complex STFT in the ``[batch, frames, bins]`` layout (complex64)."""
-    return scipy.fft.rfft(_frames_of(audio, n_fft=n_fft, hop=hop, frames=frames), axis=-1)
+    return fft.rfft(_frames_of(audio, n_fft=n_fft, hop=hop, frames=frames))
 
 
 def stft(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
@@ -129,7 +130,7 @@ class Overlap:
 
     def istft(self, spec: np.ndarray) -> np.ndarray:
         """``[B, T, bins]`` complex -> ``[B, length]`` float32 (``torch.istft(center=True)``)."""
-        y = scipy.fft.irfft(spec, n=self.n_fft, axis=-1).astype(_F32, copy=False)
+        y = fft.irfft(spec, n=self.n_fft).astype(_F32, copy=False)
         y = self._ola(y * self.win) * self.inv_wss
         start = self.n_fft // 2
         y = y[:, start:start + self.length]

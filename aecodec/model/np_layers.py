@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erf
+
+from aecodec.model.np_erf import erf
 
 _F32 = np.float32
 _SQRT_HALF = _F32(np.sqrt(0.5))
