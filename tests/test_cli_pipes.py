@@ -48,6 +48,9 @@ def test_stdin_to_stdout_and_back(wav_bytes: bytes, tmp_path: Path, tiny_model: 
     dev = aecodec("decode", "s.aec", "/dev/stdout", "--iters", "1", "-q", cwd=tmp_path, env=env)
     assert dev.returncode == 0, dev.stderr
     assert sf.info(io.BytesIO(dev.stdout)).frames == 3 * 22050
+    # the pipe carries the very bytes a file gets (same header, same sample conversion)
+    dec_file = aecodec("decode", "s.aec", "o.wav", "--iters", "1", "-q", cwd=tmp_path, env=env)
+    assert dec_file.returncode == 0 and (tmp_path / "o.wav").read_bytes() == dec.stdout
     flac = aecodec("decode", "-", "o.flac", "--iters", "1", stdin=enc.stdout, cwd=tmp_path,
                    env=env)
     assert flac.returncode == 0 and sf.info(tmp_path / "o.flac").format == "FLAC"

@@ -315,12 +315,14 @@ def test_wav_over_4_gib_is_rf64(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 # --- 9: determinism -------------------------------------------------------------------------
 
 def test_decoded_bytes_do_not_depend_on_threads(tmp_path: Path) -> None:
-    """Whatever the backend (torch, numpy): threads 1 and 2 give the same WAV bytes."""
+    """BLAS threads and the decoder's split work (dsp.workers) on 1 and 2 threads give the
+    same WAV bytes."""
     outs = []
     for threads in (1, 2):
         out = tmp_path / f"t{threads}.wav"
         code = ("import sys, torch; torch.set_num_threads(int(sys.argv[3])); "
-                "from aecodec.files.ops import decode_file; decode_file(sys.argv[1], sys.argv[2])")
+                "from aecodec.files.ops import decode_file; "
+                "decode_file(sys.argv[1], sys.argv[2], threads=int(sys.argv[3]))")
         env = {**ENV, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                "OPENBLAS_NUM_THREADS": str(threads)}
         subprocess.run([sys.executable, "-c", code, str(STEREO_ANS), str(out), str(threads)],

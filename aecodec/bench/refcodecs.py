@@ -21,7 +21,8 @@ import numpy as np
 
 from aecodec.coding.residual import decode_dct, encode_dct
 from aecodec.dsp.audio import fit_length, mixdown, read_audio, write_wav
-from aecodec.dsp.np_spectral import griffin_lim, log_magnitude, magnitude_from_log
+from aecodec.dsp.np_griffinlim import griffin_lim
+from aecodec.dsp.np_spectral import log_magnitude, magnitude_from_log
 from aecodec.dsp.resample import resample
 from aecodec.errors import AecError
 

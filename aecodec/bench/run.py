@@ -111,7 +111,8 @@ def _diagnostic_rows(name: str, audio: Any, ref: np.ndarray, kbps_list: Sequence
     from aecodec.bench.metrics import all_metrics
     from aecodec.codec.decode import decode_logmag
     from aecodec.codec.encode import encode_audio
-    from aecodec.dsp.np_spectral import griffin_lim, istft, magnitude_from_log, stft
+    from aecodec.dsp.np_griffinlim import griffin_lim
+    from aecodec.dsp.np_spectral import istft, magnitude_from_log, stft
     from aecodec.dsp.resample import resample
     from aecodec.model.registry import default_model
 

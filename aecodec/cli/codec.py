@@ -34,12 +34,20 @@ def kbps_option(value: str) -> float:
     return v
 
 
-def thread_env(threads: int) -> None:
-    """``--threads``: the BLAS thread count numpy reads when it loads (the CLI loads it only
-    after parsing; where numpy is already loaded, e.g. under CliRunner, nothing changes)."""
+def thread_env(threads: int, *, jobs: int) -> int | None:
+    """``--threads``: 0 (auto) is one thread per process with ``-j`` > 1 and the library
+    default otherwise (the decoder's split work on up to 2 cores); returns the count to pass
+    on (None: auto). Sets the BLAS thread count numpy reads when it loads (the CLI loads it
+    only after parsing; where numpy is already loaded, e.g. under CliRunner, nothing
+    changes)."""
+    if threads == 0:
+        if jobs <= 1:
+            return None
+        threads = 1
     if "numpy" not in sys.modules:
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[key] = str(threads)
+    return threads
 
 
 def _single(paths: tuple[Path, ...], out_suffixes: tuple[str, ...]) -> bool:
@@ -145,9 +153,9 @@ def common(fn: Any) -> Any:
     for opt in reversed([
         click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
                      help="Worker processes for several files."),
-        click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
-                     help="Compute threads per process (README: 1 was faster than 2 on 2 "
-                          "busy cores; -j workers use 1)."),
+        click.option("--threads", type=click.IntRange(0, 256), default=0, show_default=True,
+                     help="Compute threads per process; 0: up to 2 for one file, 1 per "
+                          "-j worker (the output is the same for any count)."),
         click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist."),
         click.option("-n", "--skip-existing", is_flag=True,
                      help="Skip inputs whose output exists (batch reruns)."),
@@ -187,14 +195,14 @@ def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bo
 
     `-` is stdin / stdout (stdin is spooled to a temp file: the header holds the length).
     Tags (TITLE, ARTIST, ...) are kept from the input; --title etc. replace them."""
-    thread_env(threads)
+    threads_ = thread_env(threads, jobs=jobs)
     target = kbps_option(kbps)
     from aecodec.dsp.audio import AUDIO_SUFFIXES
     from aecodec.files.ops import encode_file
     jobs_, batch = plan(paths, output_dir, out_suffix=".aec", in_suffixes=AUDIO_SUFFIXES)
     given = {k: v for k, v in tags.items() if v is not None}
     opts: dict[str, Any] = {"kbps": target, "mono": mono, "model_path": model_path,
-                            "force": force, "tags": given or None, "threads": threads}
+                            "force": force, "tags": given or None, "threads": threads_}
     if batch:
         run_batch(encode_file, jobs_, verb="encoded", workers=jobs, quiet=quiet,
                   skip_existing=skip_existing, **opts)
@@ -251,7 +259,7 @@ def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None,
       aecodec decode song.aec [out.wav|out.flac|out.ogg] [--start 1:30 --duration 10]
       aecodec decode song.aec - | aplay        # WAV on stdout
       aecodec decode aec/ -o wav/ -j 2"""
-    thread_env(threads)
+    threads_ = thread_env(threads, jobs=jobs)
     from aecodec.files.formats import SUFFIX_FORMATS, output_format
     from aecodec.files.ops import decode_file
     from aecodec.files.stdio import is_stream_path
@@ -268,7 +276,7 @@ def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None,
     opts: dict[str, Any] = {"rate": rate, "subtype": subtype, "start": start,
                             "duration": duration, "iters": iters, "gain": gain,
                             "ignore_errors": ignore_errors, "model_path": model_path,
-                            "force": force, "threads": threads}
+                            "force": force, "threads": threads_}
     if batch:
         run_batch(decode_file, jobs_, verb="decoded", workers=jobs, quiet=quiet,
                   skip_existing=skip_existing, **opts)

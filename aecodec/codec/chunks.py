@@ -19,9 +19,9 @@ import numpy as np
 from aecodec.coding.peakphase import phases_from_symbols
 from aecodec.coding.stereo import ILD_FRAMES, channel_gains, ild_symbols
 from aecodec.coding.stereo_image import channel_spectra, encode_chunk
+from aecodec.dsp.np_griffinlim import griffin_lim
 from aecodec.dsp.np_spectral import (
     DEFAULT_MOMENTUM,
-    griffin_lim,
     istft,
     log_abs,
     magnitude_from_log,

@@ -62,20 +62,24 @@ def backend() -> ModuleType:
     return module
 
 
-def rfft(x: np.ndarray, *, threads: int = 1) -> np.ndarray:
+def rfft(x: np.ndarray, *, threads: int = 1, out: np.ndarray | None = None) -> np.ndarray:
     """``scipy.fft.rfft(x, axis=-1, workers=threads)``: ``[..., n]`` real -> ``[..., n//2+1]``
-    complex (complex64 for float32 input)."""
-    return backend().r2c(np.asarray(x), (x.ndim - 1,), True, 0, None, threads)
+    complex (complex64 for float32 input), into ``out`` when given (the right shape and
+    dtype; it must not overlap ``x``)."""
+    x = np.asarray(x)
+    return backend().r2c(x, (x.ndim - 1,), True, 0, out, threads)
 
 
-def irfft(spec: np.ndarray, *, n: int, threads: int = 1) -> np.ndarray:
+def irfft(spec: np.ndarray, *, n: int, threads: int = 1,
+          out: np.ndarray | None = None) -> np.ndarray:
     """``scipy.fft.irfft(spec, n=n, axis=-1, workers=threads)``: ``[..., n//2+1]`` complex ->
-    ``[..., n]`` real, normalised by ``1/n`` (float32 for complex64 input)."""
+    ``[..., n]`` real, normalised by ``1/n`` (float32 for complex64 input), into ``out`` when
+    given."""
     spec = np.asarray(spec)
     bins = n // 2 + 1
     if spec.shape[-1] != bins:
         raise ValueError(f"irfft() needs {bins} bins for n={n}, got {spec.shape[-1]}")
-    return backend().c2r(spec, (spec.ndim - 1,), n, False, 2, None, threads)
+    return backend().c2r(spec, (spec.ndim - 1,), n, False, 2, out, threads)
 
 
 def dctn_ortho(x: np.ndarray, *, axes: tuple[int, ...]) -> np.ndarray:

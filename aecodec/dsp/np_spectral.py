@@ -1,14 +1,16 @@
-"""STFT, inverse STFT and Fast Griffin-Lim in numpy/scipy (float32), matching the torch path.
+"""STFT and inverse STFT in numpy (float32), matching the torch path; Fast Griffin-Lim on them
+is :mod:`aecodec.dsp.np_griffinlim`.
 
 The same transforms as :mod:`aecodec.dsp.stft` and :mod:`aecodec.dsp.griffinlim` compute with
 torch: centred frames, reflect padding (zero padding for a signal of at most ``n_fft // 2``
 samples), periodic Hann window, ``istft`` normalised by the summed squared window. Frames are
-cut with a strided view and transformed in one batched real FFT (:mod:`aecodec.dsp.fft`, scipy's pocketfft); overlap-add is
-``n_fft / hop`` strided sums (one per window tap group, never a loop over frames).
+cut with a strided view and transformed in one batched real FFT (:mod:`aecodec.dsp.fft`:
+scipy's pocketfft); overlap-add is ``n_fft / hop`` strided sums (one per window tap group,
+never a loop over frames).
 
 Shapes: audio ``[batch, samples]``; spectrograms ``[batch, bins, frames]`` (``bins = n_fft // 2
-+ 1``, ``frames = samples // hop + 1``), complex64. The Griffin-Lim loop runs on ``[batch,
-frames, bins]`` internally, as the torch one does.
++ 1``, ``frames = samples // hop + 1``), complex64; :class:`Overlap` works on ``[batch,
+frames, bins]``, the layout of the Griffin-Lim loop.
 
 Random initial phase is drawn exactly as ``torch.rand(shape, generator=torch.Generator()
 .manual_seed(seed))`` draws it (MT19937 seeded with the low 32 bits, 24-bit mantissas), so a
@@ -180,76 +182,3 @@ def polar(mag: np.ndarray, phase: np.ndarray) -> np.ndarray:
     out.real = mag * np.cos(phase)
     out.imag = mag * np.sin(phase)
     return out
-
-
-def griffin_lim(magnitude: np.ndarray, *, n_fft: int, hop: int, length: int,
-                iters: int = DEFAULT_ITERS, momentum: float = DEFAULT_MOMENTUM,
-                init_phase: np.ndarray | None = None, seed: int = 0,
-                pinned: np.ndarray | None = None,
-                hold: tuple[np.ndarray, np.ndarray] | None = None,
-                return_spec: bool = False) -> np.ndarray:
-    """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard, 2013) from magnitudes.
-
-    Parameters
-    ----------
-    magnitude : ndarray ``[batch, bins, frames]``
-        Non-negative linear magnitudes.
-    n_fft, hop : int
-        STFT settings (``hop`` must divide ``n_fft``).
-    length : int
-        Output length in samples (``frames == length // hop + 1``).
-    iters : int, default 32
-        Projection iterations (0 returns the initial estimate).
-    momentum : float, default 0.99
-        Momentum ``alpha`` in [0, 1); 0 is plain Griffin-Lim.
-    init_phase : ndarray ``[batch, bins, frames]``, optional
-        Initial phase (radians); default :func:`random_phase` of ``seed``.
-    seed : int, default 0
-        Seed of the random initial phase.
-    pinned : ndarray ``[batch, bins, P]`` complex, optional
-        The first ``P`` frames are held at these values throughout (chunk seams).
-    hold : (ndarray bool, ndarray float) ``[batch, bins, frames]`` each, optional
-        Bins held at the given phase throughout (the peak-phase layer).
-    return_spec : bool, default False
-        Return the final spectrogram ``[batch, bins, frames]`` complex64 instead of audio.
-
-    Returns
-    -------
-    ndarray ``[batch, length]`` float32 (or the spectrogram with ``return_spec``).
-    """
-    if iters < 0:
-        raise ValueError(f"griffin_lim() called with iters={iters} < 0")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"griffin_lim() called with momentum={momentum} outside [0, 1)")
-    if magnitude.ndim != 3:
-        raise ValueError(f"griffin_lim() expects [batch, bins, frames], got {magnitude.shape}")
-    if init_phase is None:
-        init_phase = random_phase(magnitude.shape, seed=seed)
-    mag = np.ascontiguousarray(magnitude.transpose(0, 2, 1), dtype=_F32)  # [B, T, F]
-    angles = polar(np.ones((), _F32), np.ascontiguousarray(init_phase.transpose(0, 2, 1)))
-    fix = None
-    if pinned is not None:
-        fix = unit(pinned.transpose(0, 2, 1))
-        p = fix.shape[1]
-        mag[:, :p] = np.abs(pinned.transpose(0, 2, 1))
-        angles[:, :p] = fix
-    held = held_angles = None
-    if hold is not None:
-        held = hold[0].transpose(0, 2, 1)
-        held_angles = polar(np.ones((), _F32), hold[1].transpose(0, 2, 1).astype(_F32))
-        angles = np.where(held, held_angles, angles)
-    ov = Overlap(n_fft=n_fft, hop=hop, frames=mag.shape[1], length=length)
-    prev = np.zeros_like(angles)
-    scale = _F32(momentum / (1.0 + momentum))
-    for _ in range(iters):
-        rebuilt = ov.stft(ov.istft(mag * angles))
-        angles = unit(rebuilt - scale * prev if momentum else rebuilt)
-        if held is not None and held_angles is not None:
-            angles = np.where(held, held_angles, angles)
-        if fix is not None:
-            angles[:, :fix.shape[1]] = fix
-        prev = rebuilt
-    spec = mag * angles
-    if return_spec:
-        return spec.transpose(0, 2, 1)
-    return ov.istft(spec)

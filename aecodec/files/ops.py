@@ -209,9 +209,13 @@ def _call(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
 def set_threads(threads: int | None) -> None:
     """Compute threads of this process (None: the libraries' default, one per core).
 
-    Sets ``OMP/OPENBLAS/MKL_NUM_THREADS``, which numpy's BLAS reads when it loads, only while
-    numpy is not loaded yet (the CLI parses its options first): a loaded library, or torch's
-    thread count, is never changed behind a caller's back."""
+    Sets the threads of the decoder's split work (:func:`aecodec.dsp.workers.set_count`: its
+    output does not depend on them) and ``OMP/OPENBLAS/MKL_NUM_THREADS``, which numpy's BLAS
+    reads when it loads, only while numpy is not loaded yet (the CLI parses its options
+    first): a loaded library, or torch's thread count, is never changed behind a caller's
+    back."""
+    from aecodec.dsp import workers
+    workers.set_count(threads)
     if threads is None or "numpy" in sys.modules:
         return
     for key in _ONE_THREAD:

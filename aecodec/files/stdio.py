@@ -181,18 +181,15 @@ class WavStream:
                               channels * width, width * 8) + b"data" + struct.pack("<I", size))
 
     def write(self, block: np.ndarray) -> None:
-        x = np.asarray(block, dtype=np.float64).reshape(-1, self._channels)
-        if self._subtype == "FLOAT":
-            data = x.astype("<f4").tobytes()
-        else:
-            scale = float(2 ** (8 * self._width - 1) - 1)
-            ints = np.round(np.clip(x, -1.0, 1.0) * scale).astype("<i4")
-            if self._width == 2:
-                data = ints.astype("<i2").tobytes()
-            elif self._width == 3:
-                data = ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
-            else:
-                data = ints.tobytes()
+        """Append samples ``[n, channels]``, converted as libsndfile converts them for a WAV
+        file (so a pipe gets the same sample bytes as ``decode x.aec out.wav``)."""
+        import soundfile as sf
+        x = np.asarray(block).reshape(-1, self._channels)
+        buf = io.BytesIO()
+        with sf.SoundFile(buf, "w", samplerate=8000, channels=self._channels, format="RAW",
+                          subtype=self._subtype, endian="LITTLE") as raw:
+            raw.write(x)
+        data = buf.getvalue()
         try:
             self._out.write(data)
         except BrokenPipeError:
