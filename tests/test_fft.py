@@ -1,4 +1,4 @@
-"""The runtime's FFT/DCT and erf equal scipy's bit for bit, and the codec path imports no scipy
+"""The runtime's FFT/DCT equal scipy's bit for bit, GELU is exact to float32 rounding, and the codec path imports no scipy
 Python package (only scipy's compiled pocketfft, loaded by file)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import scipy.fft
 import scipy.special
 
 from aecodec.dsp import fft
-from aecodec.model.np_erf import erf
+from aecodec.model.np_erf import gelu, normal_cdf
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -45,22 +45,28 @@ def test_block_dcts_equal_scipy(dtype: type) -> None:
                        atol=1e-5)
 
 
-def test_erf_matches_math_and_scipy() -> None:
+def test_gelu_matches_the_exact_normal_cdf() -> None:
     rng = np.random.default_rng(2)
-    x = np.concatenate([rng.standard_normal(200_000) * 1.5, np.linspace(-6, 6, 4001),
-                        [0.0, -0.0, 2.0, -2.0, 4.0, -4.0, 1e-30, 50.0, -50.0]]).astype(np.float32)
-    got = erf(x)
+    x = np.concatenate([rng.standard_normal(200_000) * 2, np.linspace(-12, 12, 4001),
+                        [0.0, -0.0, 1e-30, -1e-30, 40.0, -40.0, 1e30, -1e30]]).astype(np.float32)
+    phi = np.array([0.5 * math.erfc(-float(v) / math.sqrt(2)) for v in x])
+    got = gelu(x)
     assert got.dtype == np.float32 and got.shape == x.shape
-    exact = np.array([math.erf(float(v)) for v in x])
-    assert np.abs(got - exact).max() <= 3e-8  # within half a float32 step of the true value
-    assert np.mean(got != scipy.special.erf(x)) < 1e-4
-    assert got[-1] == -1.0 and got[-2] == 1.0 and got[-9] == 0.0
+    want = x.astype(np.float64) * phi
+    assert np.all(np.abs(got - want) <= 4e-7 + 6e-8 * np.abs(want))  # float32 rounding
+    pos = x > 1e-20
+    assert (np.abs(got - want)[pos] / want[pos]).max() <= 6e-7  # ~10 float32 steps, x > 0
+    cdf = normal_cdf(x)
+    assert np.all((cdf >= 0) & (cdf <= 1)) and np.all(np.isfinite(got))
+    assert got[-2] == 1e30 and got[-1] == 0.0 and normal_cdf(np.float32(0.0)) == 0.5
+    old = x * (0.5 + 0.5 * scipy.special.erf(x / np.sqrt(2)))  # the earlier scipy path
+    assert np.all(np.abs(got - old) <= 5e-7 + 1.2e-7 * np.abs(want))
 
 
 def test_codec_path_imports_no_scipy_package() -> None:
     code = ("import sys, numpy as np; import aecodec.codec.decode, aecodec.codec.encode; "
-            "from aecodec.dsp import fft; from aecodec.model.np_erf import erf; "
-            "fft.rfft(np.zeros((2, 8), np.float32)); erf(np.zeros(3)); "
+            "from aecodec.dsp import fft; from aecodec.model.np_erf import gelu; "
+            "fft.rfft(np.zeros((2, 8), np.float32)); gelu(np.zeros(3)); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['scipy.fft._pocketfft.pypocketfft']"

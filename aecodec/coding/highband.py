@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from aecodec.dsp import fft
 from aecodec.dsp.polyphase import lowpass
 
 MODEL_RATE = 22_050
@@ -45,16 +46,19 @@ def band_count(rate: int) -> int:
     return sum(1 for lo in EDGES[:-1] if lo < top - 100.0) if rate > MODEL_RATE else 0
 
 
+@lru_cache(maxsize=1)
 def _window() -> np.ndarray:
-    """Periodic Hann window ``[N_FFT]``."""
-    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    """Periodic Hann window ``[N_FFT]`` (read-only: it is shared)."""
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    w.flags.writeable = False
+    return w
 
 
 def frame_psd(frames: np.ndarray, *, rate: int) -> np.ndarray:
     """Power spectral density of windowed frames ``[..., N_FFT]`` -> ``[..., N_FFT//2+1]``:
     ``|X|^2 / (rate * sum w^2)`` (independent of rate and FFT size)."""
     w = _window()
-    spec = np.fft.rfft(frames * w, axis=-1)
+    spec = fft.rfft(frames * w)
     return (spec.real ** 2 + spec.imag ** 2) / (rate * float(np.sum(w ** 2)))
 
 
@@ -147,6 +151,7 @@ def _resampler_response(rate: int, f: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
+@lru_cache(maxsize=16)
 def crossover_gain(rate: int, source_rate: int) -> np.ndarray:
     """Per-bin gain ``[N_FFT//2+1]`` at output ``rate`` that undoes the roll-off below 11025
     Hz of the two resamplers the low band went through (``source_rate`` -> 22050 Hz in the
@@ -162,6 +167,7 @@ def crossover_gain(rate: int, source_rate: int) -> np.ndarray:
     g = np.zeros(len(f))
     g[band] = np.minimum(1.0 / np.maximum(resp, 1e-9), 10 ** (MAX_BOOST_DB / 20))
     g[f < 0.8 * CROSSOVER] = 1.0
+    g.flags.writeable = False  # cached and shared
     return g
 
 
@@ -249,18 +255,37 @@ def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *,
     ``seg [ch, T + 2, N_FFT]``: raw samples of frames ``frames[0] - 1 .. frames[-1] + 1`` of the
     decoded low band at ``rate`` (frame ``t`` covers samples ``[t HOP - N_FFT/2, t HOP +
     N_FFT/2)``); ``target_db [bands, T]``. Returns ``[ch, T, N_FFT]``: each frame windowed for
-    overlap-add (the sum over frames of these is the output signal)."""
+    overlap-add (the sum over frames of these is the output signal). Works frame-major
+    (``[ch, T, bins]``, as the FFTs want) and on the copied bins only: the low band is 0 from
+    ``k_lo`` up (:func:`crossover_gain`), so above it the output is the scaled copy alone."""
     w = _window()
-    spec = np.fft.rfft(seg * w, axis=-1).swapaxes(-1, -2)  # [ch, bins, T + 2]
-    low = spec * crossover_gain(rate, source_rate)[:, None]
+    wss = float(np.sum(w ** 2))
+    low = fft.rfft(seg * w)  # [ch, T + 2, bins]
+    low *= crossover_gain(rate, source_rate)
+    k_lo, _, k_top = patch_plan(rate)
     ext = np.concatenate([frames[:1] - 1, frames, frames[-1:] + 1])
-    copy = transpose(low, ext, rate=rate)
+    copy = transpose(low.swapaxes(-1, -2), ext, rate=rate)[..., k_lo:k_top, :]  # [ch, K, T+2]
     mid = copy.mean(axis=0)
-    psd = (mid.real ** 2 + mid.imag ** 2) / (rate * float(np.sum(w ** 2)))
-    gains = band_gains(psd, target_db, rate=rate, bands=bands)
-    out = low[:, :, 1:-1] + copy[:, :, 1:-1] * gains[None]
-    y = np.fft.irfft(out.swapaxes(-1, -2), n=N_FFT, axis=-1)
-    return y * (w / (float(np.sum(w ** 2)) / HOP))
+    psd = np.zeros((low.shape[-1], low.shape[1]))
+    psd[k_lo:k_top] = (mid.real ** 2 + mid.imag ** 2) / (rate * wss)
+    gains = band_gains(psd, target_db, rate=rate, bands=bands)[k_lo:k_top]  # [K, T]
+    out = low[:, 1:-1]
+    out[..., k_lo:k_top] += (copy[..., 1:-1] * gains).swapaxes(-1, -2)
+    y = fft.irfft(out, n=N_FFT)
+    y *= w / (wss / HOP)
+    return y
+
+
+def overlap_add(y: np.ndarray) -> np.ndarray:
+    """Sum of frames ``y [ch, T, N_FFT]`` placed every ``HOP`` samples -> ``[ch, (T + 3) HOP]``
+    (frame ``i`` starts at sample ``i HOP``), as ``N_FFT / HOP`` strided sums."""
+    ch, t, _ = y.shape
+    per = N_FFT // HOP
+    out = np.zeros((ch, t + per - 1, HOP))
+    parts = y.reshape(ch, t, per, HOP)
+    for k in range(per):
+        out[:, k:k + t] += parts[:, :, k]
+    return out.reshape(ch, -1)
 
 
 def synthesize(low: np.ndarray, *, rate: int, env: dict[int, np.ndarray], slot: int,
@@ -281,6 +306,6 @@ def synthesize(low: np.ndarray, *, rate: int, env: dict[int, np.ndarray], slot: 
     y = render_frames(seg, frames, target, rate=rate, bands=bands,
                       source_rate=source_rate or rate)
     out = np.zeros_like(padded)
-    for i, s in enumerate(starts[1:-1]):
-        out[:, s:s + N_FFT] += y[:, i]
+    ola = overlap_add(y)
+    out[:, starts[1]:starts[1] + ola.shape[1]] += ola[:, :out.shape[1] - starts[1]]
     return out[:, pad_l:pad_l + n].T.astype(np.float32)

@@ -119,8 +119,8 @@ class HighbandSynth:
         lo, hi = max(a, self._b0), min(b, self._b0 + len(self._buf))
         if hi > lo:
             seg_src[lo - a:hi - a] = self._buf[lo - self._b0:hi - self._b0]
-        starts = np.arange(t0 - 1, t1 + 1) * hb.HOP - half - a
-        seg = seg_src.T[:, starts[:, None] + np.arange(hb.N_FFT)[None]]
+        view = np.lib.stride_tricks.sliding_window_view(seg_src.T, hb.N_FFT, axis=-1)
+        seg = view[:, ::hb.HOP][:, :t1 - t0 + 2]  # frames t0 - 1 .. t1, [ch, T + 2, N_FFT]
         frames = np.arange(t0, t1)
         target = hb.envelope_at(self.env, frames, rate=self.rate, slot=self.slot,
                                 bands=self.bands)
@@ -131,10 +131,11 @@ class HighbandSynth:
         if need > len(self._acc):
             self._acc = np.concatenate([self._acc, np.zeros((need - len(self._acc),
                                                              self.channels))])
-        for i, t in enumerate(frames):
-            s = t * hb.HOP - half - self._o0
-            lo_i = max(0, -s)
-            self._acc[s + lo_i:s + hb.N_FFT] += y[:, i, lo_i:].T
+        ola = hb.overlap_add(y).T  # from the first sample of frame t0
+        s = t0 * hb.HOP - half - self._o0
+        skip = max(0, -s)
+        span = min(len(ola), len(self._acc) - s)
+        self._acc[s + skip:s + span] += ola[skip:span]
 
     def _take(self, upto: int) -> np.ndarray:
         """Final samples ``[self._emitted, upto)``."""

@@ -93,8 +93,7 @@ class _Engine:
         a = np.abs(z, out=self.absz[:, h])
         np.maximum(a, _TINY, out=a)
         np.divide(_F32(1.0), a, out=a)
-        zf = z.view(_F32).reshape(*z.shape, 2)
-        np.multiply(zf, a[..., None], out=out.view(_F32).reshape(*out.shape, 2))
+        np.multiply(z, a, out=out)  # (x + iy)(r + 0i): x r and y r, as numpy's division
 
 
 def griffin_lim(magnitude: np.ndarray, *, n_fft: int, hop: int, length: int,

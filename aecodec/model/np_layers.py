@@ -14,15 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aecodec.model.np_erf import erf
+from aecodec.model.np_erf import gelu
 
 _F32 = np.float32
-_SQRT_HALF = _F32(np.sqrt(0.5))
 
-
-def gelu(x: np.ndarray) -> np.ndarray:
-    """Exact GELU ``x * (1 + erf(x / sqrt 2)) / 2`` (``torch.nn.functional.gelu``), float32."""
-    return (x * (_F32(0.5) + _F32(0.5) * erf(x * _SQRT_HALF))).astype(_F32, copy=False)
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "Linear", "gelu"]
 
 
 @dataclass(frozen=True)
