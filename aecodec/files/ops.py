@@ -198,8 +198,10 @@ class Outcome:
     code: int = 0
 
 
-def _call(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
-          kwargs: dict[str, Any]) -> Outcome:
+def run_one(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
+            kwargs: dict[str, Any]) -> Outcome:
+    """``fn(src, dst, **kwargs)`` as an :class:`Outcome`: an :class:`AecError` is kept as its
+    one-line message and exit code, never raised (the job of one file in a batch)."""
     try:
         return Outcome(src, fn(src, dst, **kwargs))
     except AecError as exc:
@@ -231,7 +233,7 @@ def _call_in_worker(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
                     kwargs: dict[str, Any]) -> Outcome:
     from aecodec.files.signals import job
     with job():  # a SIGTERM removes this job's temp file, then ends the worker
-        return _call(fn, src, dst, kwargs)
+        return run_one(fn, src, dst, kwargs)
 
 
 def _init_worker() -> None:
@@ -281,7 +283,7 @@ def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]
     if workers <= 1:
         try:
             for src, dst in jobs:
-                report(_call(fn, src, dst, kwargs))
+                report(run_one(fn, src, dst, kwargs))
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the finished ones stay
             raise Interrupted(getattr(exc, "signum", signal.SIGINT),
                               done=sum(not o.error for o in outcomes), total=len(jobs)) from None
