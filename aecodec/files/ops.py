@@ -2,7 +2,8 @@
 
 :func:`encode_file` and :func:`decode_file` are plain importable functions with no global state
 (the model cache is per process), so an engine such as Dask or Ray can map them over a cluster;
-:func:`run_many` maps them over local worker processes for ``aecodec encode -j N``.
+:func:`run_many` maps them over local worker processes for ``aecodec encode -j N``, and
+:func:`aecodec.files.cluster.dask_map` over a Dask cluster for ``--scheduler ADDRESS``.
 """
 
 from __future__ import annotations
