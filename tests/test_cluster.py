@@ -51,14 +51,17 @@ def cluster() -> Iterator[str]:
         yield c.scheduler_address
 
 
-def _loads_per_worker(address: str) -> dict[str, int]:
-    """How many weights files each worker process has loaded (the registry's cache misses)."""
+def _per_worker(address: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Per worker process: weights files loaded (the registry's cache misses) and the threads
+    the decoder's split work runs on."""
     from distributed import Client
 
+    from aecodec.dsp import workers
     from aecodec.model import registry
     with Client(address, set_as_default=False) as client:
         info = client.run(registry._load_cached.cache_info)
-    return {w: i.misses for w, i in info.items()}
+        threads = client.run(workers.count)
+    return {w: i.misses for w, i in info.items()}, threads
 
 
 def test_batch_on_a_cluster(tmp_path: Path, tiny_model: Path, cluster: str) -> None:
@@ -75,8 +78,9 @@ def test_batch_on_a_cluster(tmp_path: Path, tiny_model: Path, cluster: str) -> N
     assert f"ok {src / 'sub' / 's.flac'} -> {out / 'sub' / 's.aec'}: " in err  # names as given
     assert "encoded 4 of 4 files (0 skipped, 0 failed): 4.5 s of audio" in lines[-1]
     assert sorted(p.name for p in out.rglob("*.aec")) == ["s.aec", "t0.aec", "t1.aec", "t2.aec"]
-    loads = _loads_per_worker(cluster)
+    loads, threads = _per_worker(cluster)
     assert len(loads) == 2 and max(loads.values()) == 1, loads  # once per worker, 4 files
+    assert set(threads.values()) == {1}, threads  # --threads 0 (auto): one thread a task
 
     code, _, err = run("encode", src, "-o", out, *model, "--scheduler", cluster)
     assert code == 5 and "encoded 0 of 4 files (0 skipped, 4 failed)" in err  # no -f, no -n
