@@ -36,10 +36,10 @@ def kbps_option(value: str) -> float:
 
 def thread_env(threads: int, *, jobs: int, scheduler: str | None = None) -> int | None:
     """``--threads``: 0 (auto) is one thread per process with ``-j`` > 1 or per ``--scheduler``
-    task (a Dask worker process a core), and the library default otherwise (the decoder's split work on up to 2 cores); returns the count to pass
-    on (None: auto). Sets the BLAS thread count numpy reads when it loads (the CLI loads it
-    only after parsing; where numpy is already loaded, e.g. under CliRunner, nothing
-    changes)."""
+    task (a Dask worker process a core), and the library default otherwise (the decoder's
+    split work on up to 2 cores); returns the count to pass on (None: auto). Sets the BLAS
+    thread count numpy reads when it loads (the CLI loads it only after parsing; where numpy
+    is already loaded, e.g. under CliRunner, nothing changes)."""
     if threads == 0:
         if jobs <= 1 and scheduler is None:
             return None
