@@ -13,7 +13,8 @@ code  meaning
 4     ``.aec`` file corrupt, truncated, foreign or unsupported (:class:`FormatError`)
 5     output cannot be written / would be clobbered (:class:`OutputError`)
 6     model weights missing, tampered or mismatched (:class:`ModelError`)
-7     an optional dependency is not installed: torch, for training (:class:`DependencyError`)
+7     an optional dependency is not installed: torch, for training; dask, for
+      ``--scheduler`` (:class:`DependencyError`)
 130   interrupted (Ctrl-C); no partial output is left
 ====  ==========================================================
 """
@@ -80,7 +81,8 @@ class ModelError(AecError):
 
 
 class DependencyError(AecError):
-    """An optional dependency is not installed (torch: training and the reference nets)."""
+    """An optional dependency is not installed (torch: training and the reference nets;
+    dask.distributed: ``--scheduler``, :mod:`aecodec.files.cluster`)."""
 
     exit_code = 7
 

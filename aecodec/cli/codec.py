@@ -34,14 +34,14 @@ def kbps_option(value: str) -> float:
     return v
 
 
-def thread_env(threads: int, *, jobs: int) -> int | None:
-    """``--threads``: 0 (auto) is one thread per process with ``-j`` > 1 and the library
-    default otherwise (the decoder's split work on up to 2 cores); returns the count to pass
-    on (None: auto). Sets the BLAS thread count numpy reads when it loads (the CLI loads it
-    only after parsing; where numpy is already loaded, e.g. under CliRunner, nothing
-    changes)."""
+def thread_env(threads: int, *, jobs: int, scheduler: str | None = None) -> int | None:
+    """``--threads``: 0 (auto) is one thread per process with ``-j`` > 1 or per ``--scheduler``
+    task (a Dask worker process a core), and the library default otherwise (the decoder's
+    split work on up to 2 cores); returns the count to pass on (None: auto). Sets the BLAS
+    thread count numpy reads when it loads (the CLI loads it only after parsing; where numpy
+    is already loaded, e.g. under CliRunner, nothing changes)."""
     if threads == 0:
-        if jobs <= 1:
+        if jobs <= 1 and scheduler is None:
             return None
         threads = 1
     if "numpy" not in sys.modules:
@@ -107,9 +107,11 @@ def _result_line(r: dict[str, Any]) -> str:
 
 
 def run_batch(fn: Any, jobs: list[tuple[Path, Path]], *, verb: str, workers: int,
-              quiet: bool, skip_existing: bool, **opts: Any) -> None:
+              quiet: bool, skip_existing: bool, scheduler: str | None = None,
+              **opts: Any) -> None:
     """Run ``fn`` over ``jobs``: a line per file (size, kbps), a summary with totals and the
-    elapsed time; a non-zero exit if any file failed (the others still finish)."""
+    elapsed time; a non-zero exit if any file failed (the others still finish). The files run
+    in ``workers`` local processes, or on the Dask cluster at ``scheduler``."""
     from aecodec.files.ops import Outcome, run_many
     t0 = time.perf_counter()
     todo = [(s, d) for s, d in jobs if not (skip_existing and d.exists())]
@@ -122,7 +124,11 @@ def run_batch(fn: Any, jobs: list[tuple[Path, Path]], *, verb: str, workers: int
         elif not quiet:
             click.echo(f"[{done}/{n}] ok {o.src} -> {_result_line(o.result or {})}", err=True)
 
-    outcomes = run_many(fn, todo, workers=workers, on_done=line, **opts)
+    if scheduler is not None:
+        from aecodec.files.cluster import dask_map
+        outcomes = dask_map(fn, todo, scheduler=scheduler, on_done=line, **opts) if todo else []
+    else:
+        outcomes = run_many(fn, todo, workers=workers, on_done=line, **opts)
     failed = [o for o in outcomes if o.error]
     good = [o.result for o in outcomes if o.result]
     audio = sum(r["seconds"] for r in good)
@@ -148,14 +154,33 @@ def _skip(dst: Path, skip_existing: bool, quiet: bool) -> bool:
     return False
 
 
+def check_scheduler(scheduler: str | None, *, paths: tuple[Path, ...], workers: int) -> None:
+    """``--scheduler``: the extra is installed (else exit 7, before any work), no ``-j``, and
+    files only (a pipe or ``-`` cannot be sent to a cluster)."""
+    if scheduler is None:
+        return
+    from aecodec.files.cluster import require_dask
+    from aecodec.files.stdio import is_stream_path
+    require_dask("--scheduler")
+    if workers > 1:
+        raise click.UsageError("-j and --scheduler do not go together (the cluster's workers "
+                               "run the files)")
+    if any(is_stream_path(p) for p in paths):
+        raise click.UsageError("--scheduler codes files; - and pipes stay on this machine")
+
+
 def common(fn: Any) -> Any:
     """Options both commands take."""
     for opt in reversed([
         click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
                      help="Worker processes for several files."),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="Run the files on the workers of this Dask scheduler "
+                          "(tcp://host:8786; needs aecodec[dask] and a shared file system)."),
         click.option("--threads", type=click.IntRange(0, 256), default=0, show_default=True,
                      help="Compute threads per process; 0: up to 2 for one file, 1 per "
-                          "-j worker (the output is the same for any count)."),
+                          "-j worker or --scheduler task (the output is the same for any "
+                          "count)."),
         click.option("-f", "--force", is_flag=True, help="Overwrite outputs that exist."),
         click.option("-n", "--skip-existing", is_flag=True,
                      help="Skip inputs whose output exists (batch reruns)."),
@@ -184,28 +209,30 @@ def common(fn: Any) -> Any:
 @click.option("--comment", default=None, help="Tag: comment.")
 @common
 def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bool,
-           model_path: Path | None, jobs: int, threads: int, force: bool,
-           skip_existing: bool, quiet: bool, **tags: str | None) -> None:
+           model_path: Path | None, jobs: int, scheduler: str | None, threads: int,
+           force: bool, skip_existing: bool, quiet: bool, **tags: str | None) -> None:
     """Encode audio (WAV/FLAC/OGG/MP3, any rate/channels) to .aec.
 
     \b
       aecodec encode song.wav [song.aec]
       ffmpeg -i song.mp3 -f wav - | aecodec encode - - > song.aec
       aecodec encode a.wav b.flac music/ -o out/ -j 2
+      aecodec encode music/ -o out/ --scheduler tcp://10.0.0.1:8786
 
     `-` is stdin / stdout (stdin is spooled to a temp file: the header holds the length).
     Tags (TITLE, ARTIST, ...) are kept from the input; --title etc. replace them."""
-    threads_ = thread_env(threads, jobs=jobs)
+    threads_ = thread_env(threads, jobs=jobs, scheduler=scheduler)
     target = kbps_option(kbps)
+    check_scheduler(scheduler, paths=paths, workers=jobs)
     from aecodec.dsp.audio import AUDIO_SUFFIXES
     from aecodec.files.ops import encode_file
     jobs_, batch = plan(paths, output_dir, out_suffix=".aec", in_suffixes=AUDIO_SUFFIXES)
     given = {k: v for k, v in tags.items() if v is not None}
     opts: dict[str, Any] = {"kbps": target, "mono": mono, "model_path": model_path,
                             "force": force, "tags": given or None, "threads": threads_}
-    if batch:
+    if batch or scheduler:
         run_batch(encode_file, jobs_, verb="encoded", workers=jobs, quiet=quiet,
-                  skip_existing=skip_existing, **opts)
+                  skip_existing=skip_existing, scheduler=scheduler, **opts)
         return
     src, dst = jobs_[0]
     from aecodec.files.stdio import is_stream_path
@@ -252,14 +279,17 @@ def encode(paths: tuple[Path, ...], output_dir: Path | None, kbps: str, mono: bo
 def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None,
            subtype: str | None, gain: float, start: float, duration: float | None,
            iters: int | None, ignore_errors: bool, model_path: Path | None, jobs: int,
-           threads: int, force: bool, skip_existing: bool, quiet: bool) -> None:
+           scheduler: str | None, threads: int, force: bool, skip_existing: bool,
+           quiet: bool) -> None:
     """Decode .aec files to WAV, FLAC, OGG, ... (by the output's suffix), chunk by chunk.
 
     \b
       aecodec decode song.aec [out.wav|out.flac|out.ogg] [--start 1:30 --duration 10]
       aecodec decode song.aec - | aplay        # WAV on stdout
-      aecodec decode aec/ -o wav/ -j 2"""
-    threads_ = thread_env(threads, jobs=jobs)
+      aecodec decode aec/ -o wav/ -j 2
+      aecodec decode aec/ -o wav/ --scheduler tcp://10.0.0.1:8786"""
+    threads_ = thread_env(threads, jobs=jobs, scheduler=scheduler)
+    check_scheduler(scheduler, paths=paths, workers=jobs)
     from aecodec.files.formats import SUFFIX_FORMATS, output_format
     from aecodec.files.ops import decode_file
     from aecodec.files.stdio import is_stream_path
@@ -277,9 +307,9 @@ def decode(paths: tuple[Path, ...], output_dir: Path | None, rate: int | None,
                             "duration": duration, "iters": iters, "gain": gain,
                             "ignore_errors": ignore_errors, "model_path": model_path,
                             "force": force, "threads": threads_}
-    if batch:
+    if batch or scheduler:
         run_batch(decode_file, jobs_, verb="decoded", workers=jobs, quiet=quiet,
-                  skip_existing=skip_existing, **opts)
+                  skip_existing=skip_existing, scheduler=scheduler, **opts)
         return
     src, dst = jobs_[0]
     if _skip(dst, skip_existing, quiet):

@@ -2,7 +2,8 @@
 
 :func:`encode_file` and :func:`decode_file` are plain importable functions with no global state
 (the model cache is per process), so an engine such as Dask or Ray can map them over a cluster;
-:func:`run_many` maps them over local worker processes for ``aecodec encode -j N``.
+:func:`run_many` maps them over local worker processes for ``aecodec encode -j N``, and
+:func:`aecodec.files.cluster.dask_map` over a Dask cluster for ``--scheduler ADDRESS``.
 """
 
 from __future__ import annotations
@@ -198,8 +199,10 @@ class Outcome:
     code: int = 0
 
 
-def _call(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
-          kwargs: dict[str, Any]) -> Outcome:
+def run_one(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
+            kwargs: dict[str, Any]) -> Outcome:
+    """``fn(src, dst, **kwargs)`` as an :class:`Outcome`: an :class:`AecError` is kept as its
+    one-line message and exit code, never raised (the job of one file in a batch)."""
     try:
         return Outcome(src, fn(src, dst, **kwargs))
     except AecError as exc:
@@ -231,7 +234,7 @@ def _call_in_worker(fn: Callable[..., dict[str, Any]], src: Path, dst: Path,
                     kwargs: dict[str, Any]) -> Outcome:
     from aecodec.files.signals import job
     with job():  # a SIGTERM removes this job's temp file, then ends the worker
-        return _call(fn, src, dst, kwargs)
+        return run_one(fn, src, dst, kwargs)
 
 
 def _init_worker() -> None:
@@ -281,7 +284,7 @@ def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]
     if workers <= 1:
         try:
             for src, dst in jobs:
-                report(_call(fn, src, dst, kwargs))
+                report(run_one(fn, src, dst, kwargs))
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the finished ones stay
             raise Interrupted(getattr(exc, "signum", signal.SIGINT),
                               done=sum(not o.error for o in outcomes), total=len(jobs)) from None
