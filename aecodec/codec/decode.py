@@ -20,6 +20,7 @@ import numpy as np
 from aecodec.codec.chunks import ChunkDecoder, layout_of
 from aecodec.codec.coders import coder_for_file
 from aecodec.codec.determinism import one_blas_thread
+from aecodec.codec.pipeline import staged
 from aecodec.codec.parse import chunk_symbols, latent_of, parse_file
 from aecodec.coding import stereo_image
 from aecodec.coding.highband_stream import HighbandSynth
@@ -130,21 +131,30 @@ def _decode_to(f: IO[bytes], sink: Callable[[np.ndarray], None], *, name: str,
             part = out[lo - a:hi - a]
             sink(np.repeat(part, out_ch, axis=1) if part.shape[1] != out_ch else part)
 
-    for k in range(k0, k1):
-        try:
-            payload: bytes | None = container.read_chunk(f, index[k], name=name, position=k,
-                                                          count=len(index))
-        except CorruptChunkError:
-            if not ignore_errors:
-                raise
-            payload, damaged = None, damaged + 1
-        symbols = chunk_symbols(payload, k, meta=meta, lay=lay, name=name, coder=coder)
-        if synth is not None and symbols.highband is not None and hbm is not None:
-            synth.add(lay.core(k)[0] // hbm["slot"], symbols.highband)
-        for y in decoder.push(symbols):
-            put(y)
-    for y in decoder.finish():
-        put(y)
+    def produce(out: Callable[[tuple[str, Any, Any]], None]) -> None:
+        """Parse, decoder net and Griffin-Lim, chunk by chunk (in the pipeline's thread)."""
+        nonlocal damaged
+        for k in range(k0, k1):
+            try:
+                payload: bytes | None = container.read_chunk(f, index[k], name=name,
+                                                              position=k, count=len(index))
+            except CorruptChunkError:
+                if not ignore_errors:
+                    raise
+                payload, damaged = None, damaged + 1
+            symbols = chunk_symbols(payload, k, meta=meta, lay=lay, name=name, coder=coder)
+            if synth is not None and symbols.highband is not None and hbm is not None:
+                out(("envelope", lay.core(k)[0] // hbm["slot"], symbols.highband))
+            for y in decoder.push(symbols):
+                out(("audio", y, None))
+        for y in decoder.finish():
+            out(("audio", y, None))
+
+    for kind, a, b in staged(produce, depth=4):  # resampling, high band, output meanwhile
+        if kind == "envelope" and synth is not None:
+            synth.add(a, b)
+        else:
+            put(a)
     emit(resampler.flush() if synth is None else synth.feed(resampler.flush()))
     if synth is not None:
         emit(synth.flush())

@@ -21,6 +21,7 @@ import numpy as np
 
 from aecodec.codec.chunks import ChunkEncoder, ChunkLatent, layout_of
 from aecodec.codec.coders import coder_for_encoding
+from aecodec.codec.determinism import one_blas_thread
 from aecodec.codec.layers import BASE_KBPS, chunk_payload
 from aecodec.codec.ratecontrol import STEP_MAX, STEP_MIN, RateState
 from aecodec.coding import highband_layer, peakphase, stereo_image
@@ -114,10 +115,22 @@ def encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, ch
     high-band layer (:mod:`aecodec.coding.highband_layer`; with the enhancement layer only,
     from ``highband_layer.MIN_KBPS``), its bits taken from the enhancement layer's. ``tags``:
     text fields stored in the metadata (:data:`aecodec.format.meta.TAG_KEYS`). Returns the
-    bytes written.
+    bytes written. BLAS runs on one thread inside (as in decoding: OpenBLAS on two threads
+    sums in another order, and on a busy machine its threads spin; measured 12x slower).
     """
     if not MIN_KBPS <= kbps <= MAX_KBPS:
         raise AecError(f"bitrate {kbps:g} kbps is outside {MIN_KBPS:g}..{MAX_KBPS:g}")
+    with one_blas_thread():  # same bytes for any BLAS thread count, and no spin-waiting
+        return _encode_blocks(blocks, out, rate=rate, channels=channels, length=length,
+                              kbps=kbps, model=model, mono=mono, base_kbps=base_kbps,
+                              enhance=enhance, coder=coder, peaks=peaks,
+                              stereo_kind=stereo_kind, highband=highband, tags=tags)
+
+
+def _encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, channels: int,
+                   length: int, kbps: float, model: Model | None, mono: bool,
+                   base_kbps: float, enhance: bool, coder: str | None, peaks: int | None,
+                   stereo_kind: str, highband: bool, tags: dict[str, str] | None) -> int:
     model = model or default_model(kbps)
     net = model[0]
     stereo = channels == 2 and not mono
