@@ -255,24 +255,33 @@ def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *,
     ``seg [ch, T + 2, N_FFT]``: raw samples of frames ``frames[0] - 1 .. frames[-1] + 1`` of the
     decoded low band at ``rate`` (frame ``t`` covers samples ``[t HOP - N_FFT/2, t HOP +
     N_FFT/2)``); ``target_db [bands, T]``. Returns ``[ch, T, N_FFT]``: each frame windowed for
-    overlap-add (the sum over frames of these is the output signal). Works frame-major
-    (``[ch, T, bins]``, as the FFTs want) and on the copied bins only: the low band is 0 from
-    ``k_lo`` up (:func:`crossover_gain`), so above it the output is the scaled copy alone."""
+    overlap-add (the sum over frames of these is the output signal), float32. Works
+    frame-major (``[ch, T, bins]``, as the FFTs want), in float32 (the output is float32), and
+    on the copied bins only: the low band is 0 from ``k_lo`` up (:func:`crossover_gain`), so
+    above it the output is the scaled copy alone (:func:`transpose` shows the copy-up)."""
     w = _window()
     wss = float(np.sum(w ** 2))
-    low = fft.rfft(seg * w)  # [ch, T + 2, bins]
-    low *= crossover_gain(rate, source_rate)
-    k_lo, _, k_top = patch_plan(rate)
+    f32 = np.float32
+    low = fft.rfft(np.multiply(seg, w, dtype=f32))  # [ch, T + 2, bins] complex64
+    low *= crossover_gain(rate, source_rate).astype(f32)
+    k_lo, width, k_top = patch_plan(rate)
     ext = np.concatenate([frames[:1] - 1, frames, frames[-1:] + 1])
-    copy = transpose(low.swapaxes(-1, -2), ext, rate=rate)[..., k_lo:k_top, :]  # [ch, K, T+2]
-    mid = copy.mean(axis=0)
+    copy = np.empty(low.shape[:2] + (k_top - k_lo,), np.complex64)  # bins k_lo .. k_top - 1
+    for n in (1, 2, 3):  # transpose(), on the copied bins only
+        a, b = k_lo + (n - 1) * width, min(k_top, k_lo + n * width)
+        if a >= b:
+            break
+        shift = n * width
+        rot = np.exp(2j * np.pi * ((shift * HOP * ext) % N_FFT) / N_FFT).astype(np.complex64)
+        np.multiply(low[..., a - shift:b - shift], rot[:, None], out=copy[..., a - k_lo:b - k_lo])
+    mid = copy.sum(axis=0) / f32(copy.shape[0])
     psd = np.zeros((low.shape[-1], low.shape[1]))
-    psd[k_lo:k_top] = (mid.real ** 2 + mid.imag ** 2) / (rate * wss)
+    psd[k_lo:k_top] = ((mid.real ** 2 + mid.imag ** 2) / (rate * wss)).T
     gains = band_gains(psd, target_db, rate=rate, bands=bands)[k_lo:k_top]  # [K, T]
     out = low[:, 1:-1]
-    out[..., k_lo:k_top] += (copy[..., 1:-1] * gains).swapaxes(-1, -2)
+    out[..., k_lo:k_top] += copy[:, 1:-1] * gains.T.astype(f32)
     y = fft.irfft(out, n=N_FFT)
-    y *= w / (wss / HOP)
+    y *= (w / (wss / HOP)).astype(f32)
     return y
 
 
