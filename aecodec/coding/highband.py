@@ -58,8 +58,9 @@ def frame_psd(frames: np.ndarray, *, rate: int) -> np.ndarray:
     """Power spectral density of windowed frames ``[..., N_FFT]`` -> ``[..., N_FFT//2+1]``:
     ``|X|^2 / (rate * sum w^2)`` (independent of rate and FFT size)."""
     w = _window()
-    spec = fft.rfft(frames * w)
-    return (spec.real ** 2 + spec.imag ** 2) / (rate * float(np.sum(w ** 2)))
+    spec = fft.rfft(np.multiply(frames, w, dtype=np.float32))  # float32: a level in dB
+    power = spec.real ** 2 + spec.imag ** 2
+    return power.astype(np.float64) / (rate * float(np.sum(w ** 2)))
 
 
 def _bins(rate: int, lo: float, hi: float) -> np.ndarray:
@@ -96,31 +97,38 @@ def analyze(x: np.ndarray, *, rate: int, x0: int, s0: int, s1: int, slot: int,
     ``-inf`` where a band is empty, and where it is more than
     :data:`EMPTY_BELOW_SOURCE_DB` below the 5.5-11 kHz band of the same slot.
     """
-    masks = band_masks(rate, bands)
-    src = _bins(rate, CROSSOVER / 2, CROSSOVER)
     t_lo = slot_centre(s0, slot=slot) - (slot / 2) * MODEL_HOP / MODEL_RATE
     t_hi = slot_centre(s1 - 1, slot=slot) + (slot / 2) * MODEL_HOP / MODEL_RATE
     f0 = math.floor(t_lo * rate / HOP) - 1
     f1 = math.ceil(t_hi * rate / HOP) + 2
-    idx = np.arange(f0, f1)[:, None] * HOP - N_FFT // 2 + np.arange(N_FFT)[None] - x0
-    ok = (idx >= 0) & (idx < len(x))
-    frames = np.where(ok, np.asarray(x, np.float64)[np.clip(idx, 0, max(len(x) - 1, 0))], 0.0)
-    psd = frame_psd(frames, rate=rate)  # [frames, bins]
+    a = f0 * HOP - N_FFT // 2 - x0  # first sample (relative to x) of frame f0
+    span = np.zeros((f1 - f0 - 1) * HOP + N_FFT)
+    lo, hi = max(0, a), min(len(x), a + len(span))
+    if hi > lo:
+        span[lo - a:hi - a] = x[lo:hi]
+    frames = np.lib.stride_tricks.sliding_window_view(span, N_FFT)[::HOP]  # [f1 - f0, N_FFT]
+    means = frame_psd(frames, rate=rate) @ _band_means(rate, bands)  # [frames, bands + 1]
     slots = slot_of_time(np.arange(f0, f1) * HOP / rate, slot=slot) - s0
     keep = (slots >= 0) & (slots < s1 - s0)
-    out = np.full((bands, s1 - s0), -np.inf)
-    for b in range(bands):
-        per = psd[:, masks[b]].mean(axis=1)
-        sums = np.bincount(slots[keep], weights=per[keep], minlength=s1 - s0)
-        count = np.bincount(slots[keep], minlength=s1 - s0)
-        mean = sums / np.maximum(count, 1)
-        with np.errstate(divide="ignore"):
-            out[b] = np.where(mean > 0, 10 * np.log10(np.maximum(mean, 1e-300)), -np.inf)
-    src_sum = np.bincount(slots[keep], weights=psd[keep][:, src].mean(axis=1), minlength=s1 - s0)
-    srcv = src_sum / np.maximum(np.bincount(slots[keep], minlength=s1 - s0), 1)
+    count = np.maximum(np.bincount(slots[keep], minlength=s1 - s0), 1)
+    mean = np.stack([np.bincount(slots[keep], weights=means[keep, b], minlength=s1 - s0)
+                     for b in range(bands + 1)]) / count  # [bands + 1, slots]; last: source
     with np.errstate(divide="ignore"):
-        src_db = 10 * np.log10(np.maximum(srcv, 1e-300))
+        out = np.where(mean[:bands] > 0, 10 * np.log10(np.maximum(mean[:bands], 1e-300)),
+                       -np.inf)
+        src_db = 10 * np.log10(np.maximum(mean[bands], 1e-300))
     out[out < src_db[None] - EMPTY_BELOW_SOURCE_DB] = -np.inf
+    return out
+
+
+@lru_cache(maxsize=16)
+def _band_means(rate: int, bands: int) -> np.ndarray:
+    """``[bins, bands + 1]``: a PSD frame times this is the mean PSD of each band and, last,
+    of the 5.5-11 kHz source band."""
+    masks = np.concatenate([band_masks(rate, bands),
+                            _bins(rate, CROSSOVER / 2, CROSSOVER)[None]]).astype(np.float64)
+    out = (masks / np.maximum(masks.sum(axis=1, keepdims=True), 1)).T
+    out.flags.writeable = False
     return out
 
 
