@@ -82,8 +82,9 @@ def main() -> None:
                 ["taskset", "-c", "0", *aec, "decode", f"{stem}.aec", f"{stem}.dec.wav", "-f"],
                 secs, 1)
     if a.clips:
-        clips = a.out / "clips"
-        clips.mkdir(exist_ok=True)
+        clips = a.out / "clips"  # only the WAVs: an earlier run's outputs would be inputs too
+        shutil.rmtree(clips, ignore_errors=True)
+        clips.mkdir()
         for i in range(a.clips):
             start = (i * 7 * rate) % max(1, len(x) - 10 * rate)
             sf.write(clips / f"c{i:03d}.wav", x[start:start + 10 * rate], rate, subtype="PCM_16")
@@ -92,8 +93,11 @@ def main() -> None:
         add(f"aecodec encode {a.clips} x 10 s -j 2",
             [*aec, "encode", str(clips), "-o", str(out), "-j", "2", "-f"], 10.0 * a.clips, 1)
         if shutil.which("opusenc"):
-            loop = ["bash", "-c", f"ls {clips}/*.wav | xargs -P 2 -I{{}} opusenc --quiet "
-                    "--bitrate 12 {} {}.opus"]
+            opus = a.out / "clips_opus"
+            shutil.rmtree(opus, ignore_errors=True)
+            opus.mkdir()
+            loop = ["bash", "-c", f"cd {clips} && ls *.wav | xargs -P 2 -I{{}} opusenc --quiet "
+                    f"--bitrate 12 {{}} {opus}/{{}}.opus"]
             add(f"opusenc {a.clips} x 10 s, 2 jobs", loop, 10.0 * a.clips, 1)
     print("| command | wall s | x real time |\n|---|---|---|")
     for name, t, xrt in rows:
