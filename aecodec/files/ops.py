@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from aecodec.errors import AecError, OutputError
+from aecodec.files.malloc import retain_freed_memory
 
 Progress = Callable[[float, float], None]
 """``progress(done, total)``: seconds of audio read (encode) or written (decode) so far."""
@@ -38,6 +39,7 @@ def encode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, kbp
     (``{"title": ...}``, keys :data:`aecodec.files.formats.TAG_KEYS`; ``""`` drops one).
     """
     src, dst = Path(src), Path(dst)
+    retain_freed_memory()
     from aecodec.dsp.audio import iter_blocks, open_audio
     from aecodec.files.atomic import atomic_output, check_output
     from aecodec.files.formats import read_tags
@@ -92,6 +94,7 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     silence and a truncated file decodes up to its last whole chunk.
     """
     src, dst = Path(src), Path(dst)
+    retain_freed_memory()
     import soundfile as sf
 
     from aecodec.files.atomic import atomic_output, check_output
