@@ -14,7 +14,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,7 +244,7 @@ def _init_worker() -> None:
     init_worker()
 
 
-def _stop(pool: ProcessPoolExecutor, futures: list[Any]) -> None:
+def _stop(pool: Any, futures: list[Any]) -> None:
     """Cancel what has not started and stop the workers (SIGTERM: each removes its temp
     file), waiting until they are gone, so nothing is written after the command ends."""
     for fut in futures:
@@ -292,7 +291,8 @@ def run_many(fn: Callable[..., dict[str, Any]], jobs: Sequence[tuple[Path, Path]
             raise Interrupted(getattr(exc, "signum", signal.SIGINT),
                               done=sum(not o.error for o in outcomes), total=len(jobs)) from None
         return outcomes
-    import multiprocessing
+    import multiprocessing  # here, not at the top: a single-file command never needs them
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     saved = {k: os.environ.get(k) for k in _ONE_THREAD}
     os.environ.update(_ONE_THREAD)
