@@ -70,10 +70,8 @@ def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
         m0 = remove + j
         start = (m0 * down) // up  # window of x[b - q], q = taps - 1 .. 0, in padded indices
         count = len(range(j, n_out, up))
-        for c in range(flat.shape[1]):
-            row = xc[c, start:]
-            win = np.lib.stride_tricks.as_strided(row, shape=(count, taps),
-                                                  strides=(down * row.strides[0], row.strides[0]),
-                                                  writeable=False)
+        for c in range(flat.shape[1]):  # a strided window view of row c from ``start``
+            win = np.ndarray((count, taps), np.float32, buffer=xc, strides=(4 * down, 4),
+                             offset=4 * (c * xc.shape[1] + start))
             y[c, j::up] = win @ hp[(m0 * down) % up]
     return y.T.reshape(n_out, *x.shape[1:])
