@@ -84,11 +84,14 @@ def chunk_symbols(payload: bytes | None, k: int, *, meta: dict[str, Any], lay: L
                         highband)
 
 
-def stream_latent(f: IO[bytes], *, name: str, net: Net,
-                  ignore_errors: bool = False) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+def stream_latent(f: IO[bytes], *, name: str, net: Net, ignore_errors: bool = False,
+                  layers: list[tuple[Any, Any]] | None = None
+                  ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """The validated metadata, dequantized latent ``[C, Tl]`` and per-frame steps ``[Tl]`` of
     a seekable ``.aec`` stream, read chunk by chunk: only the latent streams are decoded, so
-    memory is one chunk plus the latent (64 floats a latent frame), never the whole file."""
+    memory is one chunk plus the latent (64 floats a latent frame), never the whole file.
+    ``layers``: a list that gets, per chunk, ``(high-band envelope dB [bands, slots] or None,
+    stereo image symbols (q_ild, q_icc) or None)`` (the genre features; no audio decoded)."""
     from aecodec.format.meta import validate_meta
     meta, index = container.scan_chunks(f, name=name)
     validate_meta(meta, name=name)
@@ -115,12 +118,31 @@ def stream_latent(f: IO[bytes], *, name: str, net: Net,
         if meta["stereo"] == "ild":
             shapes[ILD] = (BANDS, -(-(f1 - f0) // ILD_FRAMES))
         raw = (IMAGE,) if meta.get("stereo") == "image" else ()
-        step, data = unpack_payload(payload, shapes=shapes, name=label,
-                                    raw_latent=coder.raw_latent, raw=raw)[LATENT]
+        streams = unpack_payload(payload, shapes=shapes, name=label,
+                                 raw_latent=coder.raw_latent, raw=raw)
+        step, data = streams[LATENT]
+        if layers is not None:
+            layers.append(_side_layers(streams, meta=meta, frames=f1 - f0, name=label))
         symbols = coder.decode_latent(data, step=step, shape=(channels, width), name=label)
         parts.append(symbols.astype(np.float32) * np.float32(step))
         steps.append(np.full(width, step, np.float32))
     return meta, np.concatenate(parts, axis=1), np.concatenate(steps)
+
+
+def _side_layers(streams: dict[int, Any], *, meta: dict[str, Any], frames: int,
+                 name: str) -> tuple[Any, Any]:
+    """One chunk's high-band envelope (dB) and stereo image symbols, None where absent."""
+    env = image = None
+    if HIGHBAND in streams and "highband" in meta:
+        hbm = meta["highband"]
+        hb_step, raw = streams[HIGHBAND]
+        env = highband_layer.decode_stream(
+            raw, hb_step, bands=hbm["bands"], slots=highband_layer.chunk_slots(frames, hbm["slot"]),
+            name=name)
+    slot = stereo_image.slot_of(meta)
+    if slot is not None and IMAGE in streams:
+        image = stereo_image.unpack_image(streams[IMAGE][1], frames=frames, slot=slot, name=name)
+    return env, image
 
 
 def parse_file(aec: container.AecFile, *, name: str,

@@ -34,6 +34,9 @@ from aecodec.model.np_nets import Net, NpGenreHead
 from aecodec.model.npz_weights import CLASSIFIER_KIND, load_npz, model_dirs
 
 DEFAULT_CLASSIFIER_ID = "aecodec-genres"
+POOLED = "pooled"
+"""``config["type"]`` of a pooled classifier (:mod:`aecodec.genre.pooled`); a head's config
+has no ``type``."""
 SEGMENT_BATCH = 128
 """Segments the head sees at once (the head's activations are per batch)."""
 
@@ -108,9 +111,10 @@ def audio_latent(audio: Audio, net: Net) -> np.ndarray:
     return net.encode(logmag)[0]
 
 
-def load_classifier(path: Path) -> tuple[NpGenreHead, dict[str, Any]]:
-    """Load and verify a classifier file -> (numpy head, its header with ``sha256`` and
-    ``path``).
+def load_classifier(path: Path) -> tuple[Any, dict[str, Any]]:
+    """Load and verify a classifier file -> (numpy head, or a
+    :class:`aecodec.genre.pooled.PooledClassifier` when its config's ``type`` is ``"pooled"``;
+    its header with ``sha256`` and ``path``).
 
     :class:`ModelError` if it is missing, its hash does not match its name, or its labels,
     configuration and weights do not fit together.
@@ -126,7 +130,12 @@ def load_classifier(path: Path) -> tuple[NpGenreHead, dict[str, Any]]:
                                               for k in ("id", "sha256")):
         raise ModelError(f"{path}: does not name the codec model it was trained on")
     try:
-        head = NpGenreHead(HeadConfig(**header["config"]), labels, state)
+        head: Any
+        if isinstance(header.get("config"), dict) and header["config"].get("type") == POOLED:
+            from aecodec.genre.pooled import PooledClassifier
+            head = PooledClassifier(header["config"], labels, state)
+        else:
+            head = NpGenreHead(HeadConfig(**header["config"]), labels, state)
     except Exception as exc:  # noqa: BLE001 - labels/config/weights that do not fit together
         raise ModelError(f"{path}: labels, configuration and weights do not match "
                          f"({len(labels)} labels; {type(exc).__name__})") from None
@@ -166,12 +175,14 @@ def _codec_installed(path: Path) -> bool:
     return True
 
 
-def file_latent(path: Path, codec: dict[str, str]) -> tuple[np.ndarray, np.ndarray | None,
-                                                              float]:
+def file_latent(path: Path, codec: dict[str, str], *, layers: dict[str, Any] | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None, float]:
     """The latent ``[C, frames]`` of an audio or ``.aec`` file for a classifier trained on the
     codec model ``codec`` ({"id", "sha256"}), the quantizer step of each frame (``[frames]``;
     None for audio) and the seconds per latent frame. A ``.aec`` file is read straight to its
-    dequantized latent (no decoding)."""
+    dequantized latent (no decoding). ``layers``: for a ``.aec`` file it gets ``"meta"`` (the
+    file's metadata) and ``"chunks"`` (per chunk, its high-band envelope and stereo image
+    symbols: :func:`aecodec.codec.parse.stream_latent`); for audio it stays empty."""
     from aecodec.format.container import MAGIC
     from aecodec.format.meta import read_meta
     from aecodec.model.registry import load_model, model_for
@@ -189,7 +200,7 @@ def file_latent(path: Path, codec: dict[str, str]) -> tuple[np.ndarray, np.ndarr
                              f" but the classifier was trained on {codec['id']}@"
                              f"{codec['sha256'][:12]}")
         with open(path, "rb") as f:
-            return _stream_latent(f, name=name, net=model_for(meta, name=name))
+            return _stream_latent(f, name=name, net=model_for(meta, name=name), layers=layers)
     from aecodec.dsp.audio import iter_blocks, open_audio
     with open_audio(path) as audio:  # refused before any model loads
         try:
@@ -209,17 +220,24 @@ def file_latent(path: Path, codec: dict[str, str]) -> tuple[np.ndarray, np.ndarr
     return _stream_latent(buf, name=name, net=net)
 
 
-def _stream_latent(f: Any, *, name: str, net: Net) -> tuple[np.ndarray, np.ndarray, float]:
+def _stream_latent(f: Any, *, name: str, net: Net, layers: dict[str, Any] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
     from aecodec.codec.parse import stream_latent
-    m, latent, steps = stream_latent(f, name=name, net=net)
+    chunks: list[tuple[Any, Any]] | None = [] if layers is not None else None
+    m, latent, steps = stream_latent(f, name=name, net=net, layers=chunks)
+    if layers is not None:
+        layers.update(meta=m, chunks=chunks)
     return latent, steps, m["frames"] / m["latent"][1] * m["hop"] / m["model_rate"]
 
 
-def classify_file(path: Path, *, head: NpGenreHead, meta: dict[str, Any],
+def classify_file(path: Path, *, head: Any, meta: dict[str, Any],
                   top: int = 3) -> dict[str, Any]:
     """The genre of one audio or ``.aec`` file with a loaded classifier (:func:`load_classifier`):
     ``{"file", "label", "probability", "top": [{"label", "probability"}, ...], "input"}``,
     the segment probabilities averaged over the file."""
+    from aecodec.genre.pooled import PooledClassifier, classify_pooled
+    if isinstance(head, PooledClassifier):
+        return classify_pooled(path, clf=head, meta=meta, top=top)
     latent, step, frame_s = file_latent(path, meta["codec"])
     if latent.shape[0] != head.cfg.channels:
         raise AecError(f"{path}: latent has {latent.shape[0]} channels, "

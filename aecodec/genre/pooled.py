@@ -1,0 +1,203 @@
+"""File-level genre features: statistics of the codec latent pooled over the whole file.
+
+A file's coded latent ``[C, frames]`` (the base layer a ``.aec`` file holds, or the one a default
+encode of the audio would store) gives, over its non-silent frames and per channel: the mean,
+the standard deviation, the 10th/50th/90th percentiles, the mean absolute frame-to-frame
+change and the standard deviation of the means of 64-frame blocks (slow change). These
+``7 * C`` numbers are the features of :class:`PooledClassifier`, a multinomial logistic
+regression (standardised features, numpy only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+STATS = ("mean", "std", "p10", "p50", "p90", "delta", "slow")
+BLOCK = 64
+"""Frames per block of the ``slow`` statistic (2.97 s at 21.5 frames/s)."""
+
+
+def pooled_features(latent: np.ndarray, quiet: np.ndarray | None = None) -> np.ndarray:
+    """Features ``[len(STATS) * C]`` of ``latent [C, frames]`` over the frames not ``quiet
+    [frames]`` (all frames when fewer than 8 are loud), grouped by statistic."""
+    z = np.asarray(latent, np.float64)
+    if quiet is not None and int((~quiet).sum()) >= 8:
+        keep = ~np.asarray(quiet, bool)
+        d = np.abs(np.diff(z, axis=1))[:, keep[1:] & keep[:-1]] if z.shape[1] > 1 else z[:, :0]
+        z = z[:, keep]
+    else:
+        d = np.abs(np.diff(z, axis=1))
+    p10, p50, p90 = np.percentile(z, [10, 50, 90], axis=1)
+    n = z.shape[1] // BLOCK
+    slow = (z[:, :n * BLOCK].reshape(z.shape[0], n, BLOCK).mean(2).std(1) if n >= 2
+            else np.zeros(z.shape[0]))
+    delta = d.mean(1) if d.shape[1] else np.zeros(z.shape[0])
+    return np.concatenate([z.mean(1), z.std(1), p10, p50, p90, delta, slow])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``logits [n, k]``."""
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def fit_logreg(x: np.ndarray, y: np.ndarray, *, classes: int, lam: float,
+               weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Multinomial logistic regression on ``x [n, d]``, labels ``y [n]``: features standardised
+    by their (weighted) training mean and std, L2 penalty ``lam`` on the weights (not the bias),
+    sample ``weights [n]`` (normalised to sum 1). Returns ``{"mu", "sd", "w" [d, k], "b" [k]}``.
+    Deterministic (L-BFGS from zero)."""
+    from scipy.optimize import minimize
+    n, d = x.shape
+    w_s = np.full(n, 1.0 / n) if weights is None else weights / weights.sum()
+    mu = (w_s[:, None] * x).sum(0)
+    sd = np.sqrt((w_s[:, None] * (x - mu) ** 2).sum(0)) + 1e-6
+    xs = (x - mu) / sd
+    onehot = np.eye(classes)[y]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d * classes].reshape(d, classes), theta[d * classes:]
+        p = softmax(xs @ w + b)
+        nll = -(w_s * np.log(np.clip((p * onehot).sum(1), 1e-12, None))).sum()
+        g = w_s[:, None] * (p - onehot)
+        return (nll + 0.5 * lam * float((w ** 2).sum()),
+                np.concatenate([(xs.T @ g + lam * w).ravel(), g.sum(0)]))
+
+    res = minimize(loss, np.zeros(d * classes + classes), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 500})
+    return {"mu": mu, "sd": sd, "w": res.x[:d * classes].reshape(d, classes),
+            "b": res.x[d * classes:]}
+
+
+def logreg_probs(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Label probabilities ``[n, k]`` of features ``x [n, d]``."""
+    return softmax(((x - model["mu"]) / model["sd"]) @ model["w"] + model["b"])
+
+
+POOLED_TYPE = "pooled"  # = aecodec.genre.head.POOLED
+"""``config["type"]`` of a pooled classifier file (a head file's config has no ``type``)."""
+FEATURE_SETS = ("latent", "side")
+PIECE_SECONDS = 30.0
+"""Audio is analysed for the side layers in pieces this long (memory stays flat)."""
+
+
+class PooledClassifier:
+    """File features ``[n, d]`` -> label probabilities ``[n, labels]`` (numpy).
+
+    ``cfg``: ``{"type": "pooled", "channels", "segment", "silence_threshold", "features"}``
+    (``features``: a subset of :data:`FEATURE_SETS`, in order); ``state``: ``mu``, ``sd``
+    ``[d]``, ``w [d, labels]``, ``b [labels]`` and ``silence [channels]``.
+    """
+
+    def __init__(self, cfg: dict[str, Any], labels: list[str], state: dict[str, np.ndarray]
+                 ) -> None:
+        from aecodec.genre.side import SIDE_FEATURES
+        self.cfg, self.labels = dict(cfg), list(labels)
+        feats = list(cfg["features"])
+        if not feats or any(f not in FEATURE_SETS for f in feats):
+            raise ValueError(f"unknown feature sets {feats}")
+        self.channels, self.segment = int(cfg["channels"]), int(cfg["segment"])
+        self.silence_threshold = float(cfg["silence_threshold"])
+        self.model = {k: np.asarray(state[k], np.float64) for k in ("mu", "sd", "w", "b")}
+        self.silence = np.asarray(state["silence"], np.float32)
+        d = (len(STATS) * self.channels if "latent" in feats else 0) + (
+            SIDE_FEATURES if "side" in feats else 0)
+        if self.model["w"].shape != (d, len(labels)) or self.model["b"].shape != (len(labels),) \
+                or self.model["mu"].shape != (d,) or self.silence.shape != (self.channels,):
+            raise ValueError("weights do not fit the features and labels")
+
+    @property
+    def uses_side(self) -> bool:
+        return "side" in self.cfg["features"]
+
+    def features(self, latent: np.ndarray, quiet: np.ndarray,
+                 side: np.ndarray | None) -> np.ndarray:
+        """``[d]`` of a file's coded latent ``[C, frames]``, its silent frames and its
+        :func:`aecodec.genre.side.side_features` vector."""
+        parts = []
+        if "latent" in self.cfg["features"]:
+            parts.append(pooled_features(latent, quiet))
+        if self.uses_side:
+            if side is None:
+                raise ValueError("this classifier needs the side features")
+            parts.append(side)
+        return np.concatenate(parts)
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        """``[n, d]`` -> ``[n, labels]``."""
+        return logreg_probs(self.model, np.atleast_2d(x))
+
+
+def state_of(model: dict[str, np.ndarray], silence: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays a pooled classifier file stores (float64: the file is a few kB)."""
+    return {**{k: np.asarray(v, np.float64) for k, v in model.items()},
+            "silence": np.asarray(silence, np.float32)}
+
+
+def audio_side_pieces(path: Any, *, name: str) -> np.ndarray:
+    """:func:`aecodec.genre.side.side_features` of an audio file, analysed in
+    ``PIECE_SECONDS`` pieces (their envelopes and image symbols joined)."""
+    from aecodec.dsp.audio import iter_blocks, open_audio
+    from aecodec.genre.side import audio_side, side_features
+    envs, ilds, iccs = [], [], []
+
+    def take(piece: np.ndarray, rate: int) -> None:
+        env, q_ild, q_icc = audio_side(piece, rate)
+        if env is not None:
+            envs.append(env)
+        if q_ild is not None and q_icc is not None:
+            ilds.append(q_ild)
+            iccs.append(q_icc)
+
+    with open_audio(path) as audio:
+        rate = int(audio.samplerate)
+        n = int(PIECE_SECONDS * rate)
+        buf: list[np.ndarray] = []
+        have = 0
+        for block in iter_blocks(audio, name=name):
+            buf.append(block)
+            have += len(block)
+            if have >= n:
+                whole = np.concatenate(buf)
+                take(whole[:n], rate)
+                buf, have = [whole[n:]], len(whole) - n
+        if have:
+            take(np.concatenate(buf), rate)
+    return side_features(np.concatenate(envs, 1) if envs else None,
+                         np.concatenate(ilds, 1) if ilds else None,
+                         np.concatenate(iccs, 1) if iccs else None)
+
+
+def classify_pooled(path: Any, *, clf: PooledClassifier, meta: dict[str, Any],
+                    top: int = 3) -> dict[str, Any]:
+    """:func:`aecodec.genre.head.classify_file` for a pooled classifier: features of the
+    file's coded latent (and, if it uses them, of its high-band and stereo layers: read from a
+    ``.aec``, analysed from audio) -> probabilities."""
+    from pathlib import Path
+
+    from aecodec.errors import AecError, InputError
+    from aecodec.genre.head import file_latent, silent_frames
+    from aecodec.genre.side import aec_side, side_features
+    layers: dict[str, Any] = {}
+    latent, step, frame_s = file_latent(path, meta["codec"], layers=layers)
+    name = str(path)
+    if latent.shape[0] != clf.channels:
+        raise AecError(f"{name}: latent has {latent.shape[0]} channels, "
+                       f"the classifier expects {clf.channels}")
+    if latent.shape[1] < clf.segment:
+        raise InputError(f"{name}: too short to classify ({latent.shape[1] * frame_s:.2f} s; "
+                         f"one segment needs {clf.segment * frame_s:.2f} s)")
+    quiet = silent_frames(latent, clf.silence, threshold=clf.silence_threshold, step=step)
+    if quiet.mean() > 1 - 8 / max(8, latent.shape[1]) or quiet.all():
+        raise InputError(f"{name}: no music to classify (silent or nearly so)")
+    side = None
+    if clf.uses_side:
+        side = (side_features(*aec_side(layers["chunks"], layers["meta"])) if layers
+                else audio_side_pieces(path, name=name))
+    probs = clf.probs(clf.features(latent, quiet, side))[0]
+    order = np.argsort(-probs, kind="stable")[:top].tolist()
+    best = [{"label": clf.labels[i], "probability": round(float(probs[i]), 4)} for i in order]
+    return {"file": name, "label": best[0]["label"], "probability": best[0]["probability"],
+            "top": best, "input": "aec" if Path(path).suffix.lower() == ".aec" else "audio"}
