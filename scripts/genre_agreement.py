@@ -5,7 +5,8 @@
         [--seconds 20] [--json OUT]
 
 Each input (audio; folders searched for .wav/.ogg/.flac) is cut to its middle ``--seconds``
-(mono, its own rate) into a temporary WAV, classified (``classify_file``: the latent a default
+(its own rate and channels, so the high-band and stereo layers a classifier may read are
+there; ``--mono``: mixed down, as before) into a temporary WAV, classified (``classify_file``: the latent a default
 encode would store), encoded with ``aecodec.files.encode_file`` at each bitrate and the
 ``.aec`` classified from its latent (no decoding). Prints the agreement per bitrate and the
 files that disagree; ``--json`` keeps every label and probability. Single-threaded.
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--mono", action="store_true", help="mix each excerpt down to mono")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     files = sorted(p for x in args.inputs for p in ([x] if x.is_file() else x.rglob("*"))
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, src in enumerate(files):
             x, rate = sf.read(str(src), dtype="float32", always_2d=True)
             k = int(args.seconds * rate)
-            x = x[max(0, (len(x) - k) // 2):][:k].mean(axis=1)
+            x = x[max(0, (len(x) - k) // 2):][:k]
+            x = x.mean(axis=1) if args.mono else x[:, :2]
             wav = Path(tmp) / f"{n}.wav"
             sf.write(str(wav), x, rate, subtype="PCM_16")
             ref = classify_file(wav, head=head, meta=meta)
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{src.name}: wav {row['wav']} " + " ".join(
                 f"{kbps:g}:{row[f'{kbps:g}']}" for kbps in rates), file=sys.stderr, flush=True)
     report = {"model": meta["path"], "files": len(rows), "seconds": args.seconds,
+              "mono": args.mono,
               "agreement": {f"{kbps:g}": sum(r[f"{kbps:g}"] == r["wav"] for r in rows)
                             / max(1, len(rows)) for kbps in rates}, "rows": rows}
     for kbps in rates:

@@ -2,14 +2,18 @@
 """Leave-one-artist-out evaluation of pooled file-level features (issue 15).
 
     python scripts/genre_pooled.py --data data/genre_set/tracks.csv --cache data/genre_set/cache
-        [--features latent] [--json runs/pooled.json]
+        [--side side.npz [--side-aug side-vorbis.npz] [--no-stereo | --only-side]]
+        [--fixed LAM,WEIGHTING] [--json runs/pooled.json] [--ship models]
 
-Every artist group is held out in turn (true leave-one-artist-out: one training per group) and
+The latents are the genre set's cache (``scripts/genre_loao.py``); ``--side`` adds the high-band
+and stereo-image features of ``scripts/genre_side_set.py``. Every artist group is held out in turn (true leave-one-artist-out: one training per group) and
 a logistic regression on the file's pooled statistics (:mod:`aecodec.genre.pooled`) is fitted
 on the other groups' files. Its hyperparameters (L2 penalty, artist weighting) are chosen
 *inside* each fold, by a leave-groups-out split of the training artists only (``--inner``
 folds), so no figure is tuned on the artist it reports. Reports per file and per genre, the
-confusion matrix, and split-by-track beside it.
+confusion matrix, and split-by-track beside it. ``--ship`` also fits the classifier on every
+file (settings chosen the same way over all artists; with the stereo features, a second model
+without them for mono files) and writes ``<model-id>-<sha12>.npz``.
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from genre_loao import EVAL_STEP, encode, markdown, read_rows, summarize  # noqa: E402
+from genre_loao import EVAL_STEP, encode, markdown, read_rows, summarize
 
-from aecodec.genre.head import silent_frames  # noqa: E402
-from aecodec.genre.pooled import (POOLED_TYPE, fit_logreg, logreg_probs,  # noqa: E402
-                                  pooled_features, state_of)
-from aecodec.model.npz_weights import CLASSIFIER_KIND, save_npz  # noqa: E402
-from aecodec.model.registry import load_model  # noqa: E402
-from aecodec.train.classifier import silence_latent  # noqa: E402
+from aecodec.genre.head import silent_frames
+from aecodec.genre.pooled import POOLED_TYPE, fit_logreg, logreg_probs, pooled_features, state_of
+from aecodec.genre.side import STEREO_FEATURES
+from aecodec.model.npz_weights import CLASSIFIER_KIND, save_npz
+from aecodec.model.registry import load_model
+from aecodec.train.classifier import silence_latent
 
 LAMS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 WEIGHTINGS = ("file", "sqrt", "artist")
@@ -75,22 +79,32 @@ def group_folds(artists: list[str], n: int) -> list[set[str]]:
     return [set(order[i::n]) for i in range(n)]
 
 
-def choose(x: np.ndarray, y: np.ndarray, artists: list[str], k: int, inner: int
-           ) -> tuple[float, str, float]:
-    """Hyperparameters by leave-groups-out log loss over the training artists only."""
+def train_rows(x: np.ndarray, x_aug: np.ndarray | None, y: np.ndarray, art: np.ndarray,
+         mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Training rows of ``mask``: the files, and their second versions ``x_aug`` if given."""
+    if x_aug is None:
+        return x[mask], y[mask], list(art[mask])
+    return (np.concatenate([x[mask], x_aug[mask]]), np.concatenate([y[mask], y[mask]]),
+            list(art[mask]) * 2)
+
+
+def choose(x: np.ndarray, y: np.ndarray, artists: list[str], k: int, inner: int,
+           x_aug: np.ndarray | None = None) -> tuple[float, str, float]:
+    """Hyperparameters by leave-groups-out log loss over the training artists only (the
+    held-out part scored on ``x``, the training part fitted on ``x`` and ``x_aug``)."""
     best = (np.inf, LAMS[0], WEIGHTINGS[0])
     folds = group_folds(artists, inner)
     art = np.array(artists)
     for how in WEIGHTINGS:
         for lam in LAMS:
-            nll, acc = 0.0, 0.0
+            nll = 0.0
             for held in folds:
                 te = np.isin(art, list(held))
                 tr = ~te
                 if len(set(y[tr])) < k or not te.any():
                     continue
-                wt = sample_weights(y[tr], list(art[tr]), how, k)
-                m = fit_logreg(x[tr], y[tr], classes=k, lam=lam, weights=wt)
+                xt, yt, at = train_rows(x, x_aug, y, art, tr)
+                m = fit_logreg(xt, yt, classes=k, lam=lam, weights=sample_weights(yt, at, how, k))
                 p = logreg_probs(m, x[te])
                 we = sample_weights(y[te], list(art[te]), "file", k)
                 nll -= float((we * np.log(np.clip(p[np.arange(te.sum()), y[te]], 1e-9, None))).sum())
@@ -110,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="npz of side-layer features per file (scripts/genre_side_set.py): "
                          "appended to the latent's")
     ap.add_argument("--only-side", action="store_true", help="the side features alone")
+    ap.add_argument("--no-stereo", action="store_true",
+                    help="leave the stereo-image features out (the model mono files get)")
+    ap.add_argument("--side-aug", type=Path, default=None,
+                    help="npz of a second version of every file's side features (modules "
+                         "through Vorbis): training sees both versions, tests see --side's")
     ap.add_argument("--ship", type=Path, default=None,
                     help="also fit on every file (hyperparameters chosen by the inner split "
                          "over all artists) and write <model-id>-<sha12>.npz into this folder")
@@ -130,7 +149,18 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args.side, allow_pickle=False) as ex:
             extra = np.stack([ex[it.path.name] for it in items])
         x = extra if args.only_side else np.concatenate([x, extra], 1)
-    features = (["side"] if args.only_side else ["latent", "side"]) if args.side else ["latent"]
+    x_aug = None
+    if args.side_aug is not None:
+        with np.load(args.side_aug, allow_pickle=False) as ex:
+            extra = np.stack([ex[it.path.name] for it in items])
+        x_aug = extra if args.only_side else np.concatenate([x[:, :x.shape[1] - extra.shape[1]],
+                                                              extra], 1)
+    features = (["highband", "stereo"] if args.only_side else ["latent", "highband", "stereo"]
+                ) if args.side else ["latent"]
+    if args.no_stereo and args.side:  # the model for mono files: no stereo image to read
+        x = x[:, :-STEREO_FEATURES]
+        x_aug = None if x_aug is None else x_aug[:, :-STEREO_FEATURES]
+        features = features[:-1]
     y = np.array([labels.index(it.label) for it in items])
     artists = [it.artist for it in items]
     log(f"{len(items)} files, {len(set(artists))} artists, {x.shape[1]} features")
@@ -143,10 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.fixed:
             lam, how = float(args.fixed.split(",")[0]), args.fixed.split(",")[1]
         else:
-            lam, how, _ = choose(x[tr], y[tr], list(art[tr]), k, args.inner)
+            lam, how, _ = choose(x[tr], y[tr], list(art[tr]), k, args.inner,
+                                 None if x_aug is None else x_aug[tr])
         chosen.append((a, lam, how))
-        m = fit_logreg(x[tr], y[tr], classes=k, lam=lam,
-                       weights=sample_weights(y[tr], list(art[tr]), how, k))
+        xt, yt, at = train_rows(x, x_aug, y, art, tr)
+        m = fit_logreg(xt, yt, classes=k, lam=lam, weights=sample_weights(yt, at, how, k))
         p = logreg_probs(m, x[te])
         for i, pi in zip(np.nonzero(te)[0], p):
             out.append({"file": items[i].path.name, "artist": a, "label": items[i].label,
@@ -170,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in range(k):
             idx = np.nonzero(y == c)[0]
             te[rng.choice(idx, max(1, round(0.2 * len(idx))), replace=False)] = True
-        m = fit_logreg(x[~te], y[~te], classes=k, lam=float(lam),
-                       weights=sample_weights(y[~te], list(art[~te]), how, k))
+        xt, yt, at = train_rows(x, x_aug, y, art, ~te)
+        m = fit_logreg(xt, yt, classes=k, lam=float(lam), weights=sample_weights(yt, at, how, k))
         p = logreg_probs(m, x[te])
         by += [{"file": items[i].path.name, "artist": artists[i], "label": items[i].label,
                 "pred": labels[int(pi.argmax())], "seg_right": int(pi.argmax() == y[i]), "segs": 1}
@@ -184,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.ship is not None:
         t1 = time.time()
         lam, how, _ = ((float(args.fixed.split(",")[0]), args.fixed.split(",")[1], 0.0)
-                       if args.fixed else choose(x, y, artists, k, args.inner))
-        m = fit_logreg(x, y, classes=k, lam=lam, weights=sample_weights(y, artists, how, k))
+                       if args.fixed else choose(x, y, artists, k, args.inner, x_aug))
+        xt, yt, at = train_rows(x, x_aug, y, art, np.ones(len(y), bool))
+        m = fit_logreg(xt, yt, classes=k, lam=lam, weights=sample_weights(yt, at, how, k))
         minutes: dict[str, dict[str, float]] = {}
         for it in items:
             minutes.setdefault(it.label, {}).setdefault(it.artist, 0.0)
@@ -195,11 +227,25 @@ def main(argv: list[str] | None = None) -> int:
                 "excerpt_seconds": 40.0, "eval_step": EVAL_STEP,
                 "loao_file_accuracy": round(loao["file_accuracy"], 4),
                 "train_seconds": round(time.time() - t1, 1), "command": " ".join(sys.argv)}
+        config = {"type": POOLED_TYPE, "channels": int(items[0].clean.shape[0]),
+                  "segment": 64, "silence_threshold": thr, "features": features}
+        state = state_of(m, silence)
+        if features[-1] == "stereo":  # and a fallback for mono files, without the image
+            xm = x[:, :-STEREO_FEATURES]
+            xm_aug = None if x_aug is None else x_aug[:, :-STEREO_FEATURES]
+            lam_m, how_m, _ = ((lam, how, 0.0) if args.fixed
+                               else choose(xm, y, artists, k, args.inner, xm_aug))
+            xt, yt, at = train_rows(xm, xm_aug, y, art, np.ones(len(y), bool))
+            mono = fit_logreg(xt, yt, classes=k, lam=lam_m,
+                              weights=sample_weights(yt, at, how_m, k))
+            state.update({f"mono_{kk}": v for kk, v in state_of(mono, silence).items()
+                          if kk != "silence"})
+            config["mono_features"] = features[:-1]
+            info.update(mono_lam=lam_m, mono_weighting=how_m)
         header = {"kind": CLASSIFIER_KIND, "model_id": args.model_id, "labels": labels,
-                  "config": {"type": POOLED_TYPE, "channels": int(items[0].clean.shape[0]),
-                             "segment": 64, "silence_threshold": thr, "features": features},
-                  "codec": {"id": meta["model_id"], "sha256": meta["sha256"]}, "info": info}
-        shipped = save_npz(header, state_of(m, silence), args.ship, model_id=args.model_id)
+                  "config": config, "info": info,
+                  "codec": {"id": meta["model_id"], "sha256": meta["sha256"]}}
+        shipped = save_npz(header, state, args.ship, model_id=args.model_id)
         report["shipped"] = str(shipped)
         log(f"wrote {shipped} (lam {lam}, {how})")
     if args.json:

@@ -33,9 +33,9 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_genre_set import RENDER_TIMEOUT_S, TRACKER_SUFFIXES, read_with_stems  # noqa: E402
+from make_genre_set import RENDER_TIMEOUT_S, TRACKER_SUFFIXES, read_with_stems
 
-from aecodec.genre.side import audio_side, side_features  # noqa: E402
+from aecodec.genre.side import audio_side, side_features
 
 EXCERPT_SECONDS = 40.0
 TRIM_DB = -60.0

@@ -13,10 +13,26 @@ from aecodec.codec.encode import encode_audio
 from aecodec.dsp.audio import Audio
 from aecodec.errors import InputError, ModelError
 from aecodec.genre.head import classify_file, file_latent, load_classifier, silent_frames
-from aecodec.genre.pooled import (POOLED_TYPE, STATS, PooledClassifier, audio_side_pieces,
-                                  fit_logreg, logreg_probs, pooled_features, state_of)
-from aecodec.genre.side import (HB_BANDS, SIDE_FEATURES, aec_side, audio_side,
-                                highband_features, side_features, stereo_features)
+from aecodec.genre.pooled import (
+    POOLED_TYPE,
+    STATS,
+    PooledClassifier,
+    audio_side_pieces,
+    fit_logreg,
+    logreg_probs,
+    pooled_features,
+    state_of,
+)
+from aecodec.genre.side import (
+    HB_BANDS,
+    SIDE_FEATURES,
+    STEREO_FEATURES,
+    aec_side,
+    audio_side,
+    highband_features,
+    side_features,
+    stereo_features,
+)
 from aecodec.model.npz_weights import CLASSIFIER_KIND, save_npz
 from aecodec.model.registry import load_model
 
@@ -80,11 +96,11 @@ def test_aec_side_layers_match_the_audio_analysis(tmp_path: Path, kbps: float) -
     sf.write(wav, x, RATE, subtype="PCM_16")
     aec = tmp_path / "a.aec"
     aec.write_bytes(encode_audio(Audio(x, RATE), kbps=kbps).to_bytes())
-    net, meta = load_model()
+    _, meta = load_model()
     layers: dict = {}
     file_latent(aec, {"id": meta["model_id"], "sha256": meta["sha256"]}, layers=layers)
     from_aec = side_features(*aec_side(layers["chunks"], layers["meta"]))
-    from_wav = audio_side_pieces(wav, name="a.wav")
+    from_wav = side_features(*audio_side_pieces(wav, name="a.wav"))
     assert from_aec.shape == from_wav.shape == (SIDE_FEATURES,)
     hb_a, hb_w = from_aec[:5 * HB_BANDS].reshape(HB_BANDS, 5), from_wav[:5 * HB_BANDS].reshape(HB_BANDS, 5)
     assert np.abs(hb_a[:, 1] - hb_w[:, 1]).max() < 2.0  # mean band level, dB
@@ -100,19 +116,28 @@ def pooled_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     w = np.zeros((d, 2))
     w[-1] = [-10.0, 10.0]  # the coherent share of the stereo image: "wide" under 0.7
     model = {"mu": np.zeros(d), "sd": np.ones(d), "w": w, "b": np.array([7.0, -7.0])}
-    header = {"kind": CLASSIFIER_KIND, "model_id": "pooled-test", "labels": ["wide", "narrow"],
+    dm = d - STEREO_FEATURES  # the mono model: always "mono"
+    mono = {"mu": np.zeros(dm), "sd": np.ones(dm), "w": np.zeros((dm, 3)),
+            "b": np.array([0.0, 0.0, 5.0])}
+    w3 = np.zeros((d, 3))
+    w3[:, :2] = w
+    model = {**model, "w": w3, "b": np.array([7.0, -7.0, -50.0])}
+    header = {"kind": CLASSIFIER_KIND, "model_id": "pooled-test",
+              "labels": ["wide", "narrow", "mono"],
               "config": {"type": POOLED_TYPE, "channels": net.cfg.latent, "segment": 64,
-                         "silence_threshold": 0.05, "features": ["latent", "side"]},
+                         "silence_threshold": 0.05, "features": ["latent", "highband", "stereo"],
+                         "mono_features": ["latent", "highband"]},
               "codec": {"id": meta["model_id"], "sha256": meta["sha256"]}, "info": {}}
     from aecodec.train.classifier import silence_latent
     silence = silence_latent(net).numpy()
-    return save_npz(header, state_of(model, silence), tmp_path_factory.mktemp("pooled"),
-                    model_id="pooled-test")
+    state = state_of(model, silence)
+    state.update({f"mono_{k}": v for k, v in state_of(mono, silence).items() if k != "silence"})
+    return save_npz(header, state, tmp_path_factory.mktemp("pooled"), model_id="pooled-test")
 
 
 def test_pooled_classifier_audio_and_aec_agree(pooled_model: Path, tmp_path: Path) -> None:
     clf, meta = load_classifier(pooled_model)
-    assert isinstance(clf, PooledClassifier) and clf.labels == ["wide", "narrow"]
+    assert isinstance(clf, PooledClassifier) and clf.labels == ["wide", "narrow", "mono"]
     for wide in (True, False):
         x = _stereo(6, seed=4, wide=wide)
         wav = tmp_path / f"{wide}.wav"
@@ -125,6 +150,14 @@ def test_pooled_classifier_audio_and_aec_agree(pooled_model: Path, tmp_path: Pat
             got = classify_file(aec, head=clf, meta=meta)
             assert got["label"] == ref["label"] and got["input"] == "aec"
             assert abs(got["probability"] - ref["probability"]) < 0.1
+    # a mono file (and its .aec) has no stereo image: it gets the mono model
+    x = _stereo(6, seed=4, wide=True).mean(1)
+    wav = tmp_path / "mono.wav"
+    sf.write(wav, x, RATE, subtype="PCM_16")
+    aec = tmp_path / "mono.aec"
+    aec.write_bytes(encode_audio(Audio(x[:, None], RATE), kbps=6.0).to_bytes())
+    assert classify_file(wav, head=clf, meta=meta)["label"] == "mono"
+    assert classify_file(aec, head=clf, meta=meta)["label"] == "mono"
 
 
 def test_pooled_refusals(pooled_model: Path, tmp_path: Path) -> None:
@@ -153,3 +186,18 @@ def test_pooled_file_with_bad_weights_is_refused(tmp_path: Path) -> None:
 def test_silent_frames_agree_with_the_runtime() -> None:
     z = np.zeros((4, 10), np.float32)
     assert silent_frames(z, np.zeros(4, np.float32), threshold=0.01).all()
+
+
+def test_the_previous_conv_head_file_still_classifies(tmp_path: Path) -> None:
+    """Old classifier files (a conv head: no ``type`` in its config) keep loading and running
+    through the segment path beside the pooled one."""
+    from aecodec.model.np_nets import NpGenreHead
+    old = Path(__file__).parent / "data" / "aecodec-genres-655c45ce3c3e.npz"
+    head, meta = load_classifier(old)
+    assert isinstance(head, NpGenreHead)
+    wav = tmp_path / "a.wav"
+    sf.write(wav, _stereo(6, seed=6, wide=True), RATE, subtype="PCM_16")
+    aec = tmp_path / "a.aec"
+    aec.write_bytes(encode_audio(Audio(_stereo(6, seed=6, wide=True), RATE), kbps=6.0).to_bytes())
+    a, b = classify_file(wav, head=head, meta=meta), classify_file(aec, head=head, meta=meta)
+    assert a["label"] in head.labels and a["label"] == b["label"]

@@ -33,9 +33,10 @@ def _format(result: dict[str, Any], *, prefix: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file.")
 def classify(inputs: tuple[Path, ...], model: str | None, as_json: bool) -> None:
     """Name the genre of each INPUT: audio (WAV/FLAC/OGG/MP3) or .aec (read as its latent,
-    without decoding), or a folder of them (searched recursively). Prints the label, its
-    probability and the runners-up. The shipped classifier (trained on many artists per
-    genre; leave-artists-out figures in docs/classification.md) knows these
+    high-band and stereo-image layers, without decoding), or a folder of them (searched
+    recursively). Prints the label, its probability and the runners-up. The shipped
+    classifier (file-level statistics, trained on 49 artist groups; leave-one-artist-out
+    figures in docs/classification.md) knows these
 
     \b
       labels: chiptune, electronic, orchestral, rock-metal

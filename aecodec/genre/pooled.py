@@ -78,56 +78,62 @@ def logreg_probs(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 POOLED_TYPE = "pooled"  # = aecodec.genre.head.POOLED
 """``config["type"]`` of a pooled classifier file (a head file's config has no ``type``)."""
-FEATURE_SETS = ("latent", "side")
+FEATURE_SETS = ("latent", "highband", "stereo")
+"""In this order: :func:`pooled_features` of the latent, then
+:func:`aecodec.genre.side.highband_features`, then :func:`aecodec.genre.side.stereo_features`."""
 PIECE_SECONDS = 30.0
 """Audio is analysed for the side layers in pieces this long (memory stays flat)."""
 
 
+def _width(name: str, channels: int) -> int:
+    from aecodec.genre.side import HB_FEATURES, STEREO_FEATURES
+    return {"latent": len(STATS) * channels, "highband": HB_FEATURES,
+            "stereo": STEREO_FEATURES}[name]
+
+
 class PooledClassifier:
-    """File features ``[n, d]`` -> label probabilities ``[n, labels]`` (numpy).
+    """File features -> label probabilities ``[labels]`` (numpy).
 
     ``cfg``: ``{"type": "pooled", "channels", "segment", "silence_threshold", "features"}``
-    (``features``: a subset of :data:`FEATURE_SETS`, in order); ``state``: ``mu``, ``sd``
-    ``[d]``, ``w [d, labels]``, ``b [labels]`` and ``silence [channels]``.
+    and optionally ``"mono_features"`` (subsets of :data:`FEATURE_SETS`, in order); ``state``:
+    ``mu``, ``sd`` ``[d]``, ``w [d, labels]``, ``b [labels]``, ``silence [channels]`` and,
+    with ``mono_features``, ``mono_mu`` ... ``mono_b``: the model a file without a stereo image
+    (mono audio, a mono ``.aec``) gets, as it has no image to read.
     """
 
     def __init__(self, cfg: dict[str, Any], labels: list[str], state: dict[str, np.ndarray]
                  ) -> None:
-        from aecodec.genre.side import SIDE_FEATURES
         self.cfg, self.labels = dict(cfg), list(labels)
-        feats = list(cfg["features"])
-        if not feats or any(f not in FEATURE_SETS for f in feats):
-            raise ValueError(f"unknown feature sets {feats}")
         self.channels, self.segment = int(cfg["channels"]), int(cfg["segment"])
         self.silence_threshold = float(cfg["silence_threshold"])
-        self.model = {k: np.asarray(state[k], np.float64) for k in ("mu", "sd", "w", "b")}
         self.silence = np.asarray(state["silence"], np.float32)
-        d = (len(STATS) * self.channels if "latent" in feats else 0) + (
-            SIDE_FEATURES if "side" in feats else 0)
-        if self.model["w"].shape != (d, len(labels)) or self.model["b"].shape != (len(labels),) \
-                or self.model["mu"].shape != (d,) or self.silence.shape != (self.channels,):
-            raise ValueError("weights do not fit the features and labels")
+        if self.silence.shape != (self.channels,):
+            raise ValueError("silence latent does not fit the channels")
+        self.models: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
+        for key, prefix in (("features", ""), ("mono_features", "mono_")):
+            if key not in cfg:
+                continue
+            feats = list(cfg[key])
+            if not feats or any(f not in FEATURE_SETS for f in feats) or feats != sorted(
+                    feats, key=FEATURE_SETS.index):
+                raise ValueError(f"unknown feature sets {feats}")
+            model = {k: np.asarray(state[prefix + k], np.float64) for k in ("mu", "sd", "w", "b")}
+            d = sum(_width(f, self.channels) for f in feats)
+            if model["w"].shape != (d, len(labels)) or model["b"].shape != (len(labels),) \
+                    or model["mu"].shape != (d,) or model["sd"].shape != (d,):
+                raise ValueError("weights do not fit the features and labels")
+            self.models[prefix or "stereo"] = (feats, model)
 
     @property
     def uses_side(self) -> bool:
-        return "side" in self.cfg["features"]
+        return any(f != "latent" for feats, _ in self.models.values() for f in feats)
 
-    def features(self, latent: np.ndarray, quiet: np.ndarray,
-                 side: np.ndarray | None) -> np.ndarray:
-        """``[d]`` of a file's coded latent ``[C, frames]``, its silent frames and its
-        :func:`aecodec.genre.side.side_features` vector."""
-        parts = []
-        if "latent" in self.cfg["features"]:
-            parts.append(pooled_features(latent, quiet))
-        if self.uses_side:
-            if side is None:
-                raise ValueError("this classifier needs the side features")
-            parts.append(side)
-        return np.concatenate(parts)
-
-    def probs(self, x: np.ndarray) -> np.ndarray:
-        """``[n, d]`` -> ``[n, labels]``."""
-        return logreg_probs(self.model, np.atleast_2d(x))
+    def probs(self, parts: dict[str, np.ndarray], *, stereo: bool) -> np.ndarray:
+        """``[labels]`` from the feature vectors ``parts`` (by :data:`FEATURE_SETS` name) of a
+        file; ``stereo``: whether it holds a stereo image (else the mono model, if any)."""
+        feats, model = self.models["stereo" if stereo or "mono_" not in self.models
+                                   else "mono_"]
+        return logreg_probs(model, np.concatenate([parts[f] for f in feats])[None])[0]
 
 
 def state_of(model: dict[str, np.ndarray], silence: np.ndarray) -> dict[str, np.ndarray]:
@@ -136,11 +142,12 @@ def state_of(model: dict[str, np.ndarray], silence: np.ndarray) -> dict[str, np.
             "silence": np.asarray(silence, np.float32)}
 
 
-def audio_side_pieces(path: Any, *, name: str) -> np.ndarray:
-    """:func:`aecodec.genre.side.side_features` of an audio file, analysed in
-    ``PIECE_SECONDS`` pieces (their envelopes and image symbols joined)."""
+def audio_side_pieces(path: Any, *, name: str) -> tuple[
+        np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The high-band envelope and stereo image symbols of an audio file
+    (:func:`aecodec.genre.side.audio_side`, analysed in ``PIECE_SECONDS`` pieces and joined)."""
     from aecodec.dsp.audio import iter_blocks, open_audio
-    from aecodec.genre.side import audio_side, side_features
+    from aecodec.genre.side import audio_side
     envs, ilds, iccs = [], [], []
 
     def take(piece: np.ndarray, rate: int) -> None:
@@ -165,9 +172,9 @@ def audio_side_pieces(path: Any, *, name: str) -> np.ndarray:
                 buf, have = [whole[n:]], len(whole) - n
         if have:
             take(np.concatenate(buf), rate)
-    return side_features(np.concatenate(envs, 1) if envs else None,
-                         np.concatenate(ilds, 1) if ilds else None,
-                         np.concatenate(iccs, 1) if iccs else None)
+    return (np.concatenate(envs, 1) if envs else None,
+            np.concatenate(ilds, 1) if ilds else None,
+            np.concatenate(iccs, 1) if iccs else None)
 
 
 def classify_pooled(path: Any, *, clf: PooledClassifier, meta: dict[str, Any],
@@ -179,7 +186,7 @@ def classify_pooled(path: Any, *, clf: PooledClassifier, meta: dict[str, Any],
 
     from aecodec.errors import AecError, InputError
     from aecodec.genre.head import file_latent, silent_frames
-    from aecodec.genre.side import aec_side, side_features
+    from aecodec.genre.side import aec_side, highband_features, stereo_features
     layers: dict[str, Any] = {}
     latent, step, frame_s = file_latent(path, meta["codec"], layers=layers)
     name = str(path)
@@ -190,13 +197,15 @@ def classify_pooled(path: Any, *, clf: PooledClassifier, meta: dict[str, Any],
         raise InputError(f"{name}: too short to classify ({latent.shape[1] * frame_s:.2f} s; "
                          f"one segment needs {clf.segment * frame_s:.2f} s)")
     quiet = silent_frames(latent, clf.silence, threshold=clf.silence_threshold, step=step)
-    if quiet.mean() > 1 - 8 / max(8, latent.shape[1]) or quiet.all():
+    if int((~quiet).sum()) < 8:
         raise InputError(f"{name}: no music to classify (silent or nearly so)")
-    side = None
+    parts = {"latent": pooled_features(latent, quiet)}
+    env = q_ild = q_icc = None
     if clf.uses_side:
-        side = (side_features(*aec_side(layers["chunks"], layers["meta"])) if layers
-                else audio_side_pieces(path, name=name))
-    probs = clf.probs(clf.features(latent, quiet, side))[0]
+        env, q_ild, q_icc = (aec_side(layers["chunks"], layers["meta"]) if layers
+                             else audio_side_pieces(path, name=name))
+        parts.update(highband=highband_features(env), stereo=stereo_features(q_ild, q_icc))
+    probs = clf.probs(parts, stereo=q_ild is not None)
     order = np.argsort(-probs, kind="stable")[:top].tolist()
     best = [{"label": clf.labels[i], "probability": round(float(probs[i]), 4)} for i in order]
     return {"file": name, "label": best[0]["label"], "probability": best[0]["probability"],

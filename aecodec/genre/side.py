@@ -19,6 +19,8 @@ statistics barely notice.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from aecodec.coding import highband as hb
@@ -84,7 +86,7 @@ def audio_side(samples: np.ndarray, rate: int) -> tuple[np.ndarray | None, np.nd
     env = None
     bands = hb.band_count(rate)
     if bands:
-        slots = max(1, -(-int(round(len(mono) / rate * hb.MODEL_RATE / hb.MODEL_HOP)) // HB_SLOT))
+        slots = max(1, -(-round(len(mono) / rate * hb.MODEL_RATE / hb.MODEL_HOP) // HB_SLOT))
         env = hb.analyze(mono, rate=rate, x0=0, s0=0, s1=slots, slot=HB_SLOT, bands=bands)
         env = hb.dequantize(hb.quantize(env, step=HB_STEP), step=HB_STEP)
     q_ild = q_icc = None
@@ -114,7 +116,7 @@ def _coarsen_env(env: np.ndarray, factor: int) -> np.ndarray:
     return hb.dequantize(hb.quantize(db, step=HB_STEP), step=HB_STEP)
 
 
-def aec_side(layers: list[tuple[object, object]], meta: dict) -> tuple[
+def aec_side(layers: list[tuple[Any, Any]], meta: dict[str, Any]) -> tuple[
         np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """The per-chunk layers :func:`aecodec.codec.parse.stream_latent` collected -> the
     arguments of :func:`side_features` (envelopes brought to the slot-8 grid, ILD of a slot-4
