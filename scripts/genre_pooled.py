@@ -2,7 +2,7 @@
 """Leave-one-artist-out evaluation of pooled file-level features (issue 15).
 
     python scripts/genre_pooled.py --data data/genre_set/tracks.csv --cache data/genre_set/cache
-        [--side side.npz [--side-aug side-vorbis.npz] [--no-stereo | --only-side]]
+        [--side side.npz [--side-aug side-vorbis.npz] [--drop stereo,highband | --only-side]]
         [--fixed LAM,WEIGHTING] [--json runs/pooled.json] [--ship models]
 
 The latents are the genre set's cache (``scripts/genre_loao.py``); ``--side`` adds the high-band
@@ -12,8 +12,9 @@ on the other groups' files. Its hyperparameters (L2 penalty, artist weighting) a
 *inside* each fold, by a leave-groups-out split of the training artists only (``--inner``
 folds), so no figure is tuned on the artist it reports. Reports per file and per genre, the
 confusion matrix, and split-by-track beside it. ``--ship`` also fits the classifier on every
-file (settings chosen the same way over all artists; with the stereo features, a second model
-without them for mono files) and writes ``<model-id>-<sha12>.npz``.
+file (settings chosen the same way over all artists; with the side features, also the
+fallback models for files without a stereo image, without a high band, or without both:
+:data:`aecodec.genre.pooled.FALLBACKS`) and writes ``<model-id>-<sha12>.npz``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genre_loao import EVAL_STEP, encode, markdown, read_rows, summarize
 
 from aecodec.genre.head import silent_frames
-from aecodec.genre.pooled import POOLED_TYPE, fit_logreg, logreg_probs, pooled_features, state_of
-from aecodec.genre.side import STEREO_FEATURES
+from aecodec.genre.pooled import (
+    FALLBACKS,
+    POOLED_TYPE,
+    columns,
+    fit_logreg,
+    logreg_probs,
+    pooled_features,
+    state_of,
+)
 from aecodec.model.npz_weights import CLASSIFIER_KIND, save_npz
 from aecodec.model.registry import load_model
 from aecodec.train.classifier import silence_latent
@@ -124,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="npz of side-layer features per file (scripts/genre_side_set.py): "
                          "appended to the latent's")
     ap.add_argument("--only-side", action="store_true", help="the side features alone")
-    ap.add_argument("--no-stereo", action="store_true",
-                    help="leave the stereo-image features out (the model mono files get)")
+    ap.add_argument("--drop", default="",
+                    help="feature sets to leave out (stereo, highband): the models files "
+                         "without those layers get")
     ap.add_argument("--side-aug", type=Path, default=None,
                     help="npz of a second version of every file's side features (modules "
                          "through Vorbis): training sees both versions, tests see --side's")
@@ -157,10 +166,13 @@ def main(argv: list[str] | None = None) -> int:
                                                               extra], 1)
     features = (["highband", "stereo"] if args.only_side else ["latent", "highband", "stereo"]
                 ) if args.side else ["latent"]
-    if args.no_stereo and args.side:  # the model for mono files: no stereo image to read
-        x = x[:, :-STEREO_FEATURES]
-        x_aug = None if x_aug is None else x_aug[:, :-STEREO_FEATURES]
-        features = features[:-1]
+    x_all, x_aug_all, features_all = x, x_aug, features  # for the fallbacks of --ship
+    if args.drop and args.side:  # a fallback model: files without those layers
+        keep = [f for f in features if f not in args.drop.split(",")]
+        cols = columns(features, keep, channels=int(items[0].clean.shape[0]))
+        x = x[:, cols]
+        x_aug = None if x_aug is None else x_aug[:, cols]
+        features = keep
     y = np.array([labels.index(it.label) for it in items])
     artists = [it.artist for it in items]
     log(f"{len(items)} files, {len(set(artists))} artists, {x.shape[1]} features")
@@ -230,18 +242,21 @@ def main(argv: list[str] | None = None) -> int:
         config = {"type": POOLED_TYPE, "channels": int(items[0].clean.shape[0]),
                   "segment": 64, "silence_threshold": thr, "features": features}
         state = state_of(m, silence)
-        if features[-1] == "stereo":  # and a fallback for mono files, without the image
-            xm = x[:, :-STEREO_FEATURES]
-            xm_aug = None if x_aug is None else x_aug[:, :-STEREO_FEATURES]
+        fallbacks = {}
+        for prefix, keep in ((p, kp) for p, kp in FALLBACKS.items()
+                             if not args.only_side and args.side and kp != features):
+            cols = columns(features_all, keep, channels=int(items[0].clean.shape[0]))
+            xm, xm_aug = x_all[:, cols], None if x_aug_all is None else x_aug_all[:, cols]
             lam_m, how_m, _ = ((lam, how, 0.0) if args.fixed
                                else choose(xm, y, artists, k, args.inner, xm_aug))
             xt, yt, at = train_rows(xm, xm_aug, y, art, np.ones(len(y), bool))
-            mono = fit_logreg(xt, yt, classes=k, lam=lam_m,
-                              weights=sample_weights(yt, at, how_m, k))
-            state.update({f"mono_{kk}": v for kk, v in state_of(mono, silence).items()
+            fb = fit_logreg(xt, yt, classes=k, lam=lam_m, weights=sample_weights(yt, at, how_m, k))
+            state.update({prefix + kk: v for kk, v in state_of(fb, silence).items()
                           if kk != "silence"})
-            config["mono_features"] = features[:-1]
-            info.update(mono_lam=lam_m, mono_weighting=how_m)
+            fallbacks[prefix] = list(keep)
+            info[prefix + "settings"] = [lam_m, how_m]
+        if fallbacks:
+            config["fallbacks"] = fallbacks
         header = {"kind": CLASSIFIER_KIND, "model_id": args.model_id, "labels": labels,
                   "config": config, "info": info,
                   "codec": {"id": meta["model_id"], "sha256": meta["sha256"]}}

@@ -117,27 +117,32 @@ def pooled_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     w[-1] = [-10.0, 10.0]  # the coherent share of the stereo image: "wide" under 0.7
     model = {"mu": np.zeros(d), "sd": np.ones(d), "w": w, "b": np.array([7.0, -7.0])}
     dm = d - STEREO_FEATURES  # the mono model: always "mono"
-    mono = {"mu": np.zeros(dm), "sd": np.ones(dm), "w": np.zeros((dm, 3)),
-            "b": np.array([0.0, 0.0, 5.0])}
-    w3 = np.zeros((d, 3))
-    w3[:, :2] = w
-    model = {**model, "w": w3, "b": np.array([7.0, -7.0, -50.0])}
+    mono = {"mu": np.zeros(dm), "sd": np.ones(dm), "w": np.zeros((dm, 4)),
+            "b": np.array([0.0, 0.0, 5.0, 0.0])}
+    dl = len(STATS) * net.cfg.latent  # the latent-only model (no side layers): always "plain"
+    plain = {"mu": np.zeros(dl), "sd": np.ones(dl), "w": np.zeros((dl, 4)),
+             "b": np.array([0.0, 0.0, 0.0, 5.0])}
+    w4 = np.zeros((d, 4))
+    w4[:, :2] = w
+    model = {**model, "w": w4, "b": np.array([7.0, -7.0, -50.0, -50.0])}
     header = {"kind": CLASSIFIER_KIND, "model_id": "pooled-test",
-              "labels": ["wide", "narrow", "mono"],
+              "labels": ["wide", "narrow", "mono", "plain"],
               "config": {"type": POOLED_TYPE, "channels": net.cfg.latent, "segment": 64,
                          "silence_threshold": 0.05, "features": ["latent", "highband", "stereo"],
-                         "mono_features": ["latent", "highband"]},
+                         "fallbacks": {"mono_": ["latent", "highband"],
+                                       "latent_": ["latent"]}},
               "codec": {"id": meta["model_id"], "sha256": meta["sha256"]}, "info": {}}
     from aecodec.train.classifier import silence_latent
     silence = silence_latent(net).numpy()
     state = state_of(model, silence)
-    state.update({f"mono_{k}": v for k, v in state_of(mono, silence).items() if k != "silence"})
+    for prefix, m in (("mono_", mono), ("latent_", plain)):
+        state.update({prefix + k: v for k, v in state_of(m, silence).items() if k != "silence"})
     return save_npz(header, state, tmp_path_factory.mktemp("pooled"), model_id="pooled-test")
 
 
 def test_pooled_classifier_audio_and_aec_agree(pooled_model: Path, tmp_path: Path) -> None:
     clf, meta = load_classifier(pooled_model)
-    assert isinstance(clf, PooledClassifier) and clf.labels == ["wide", "narrow", "mono"]
+    assert isinstance(clf, PooledClassifier) and clf.labels == ["wide", "narrow", "mono", "plain"]
     for wide in (True, False):
         x = _stereo(6, seed=4, wide=wide)
         wav = tmp_path / f"{wide}.wav"
@@ -158,6 +163,19 @@ def test_pooled_classifier_audio_and_aec_agree(pooled_model: Path, tmp_path: Pat
     aec.write_bytes(encode_audio(Audio(x[:, None], RATE), kbps=6.0).to_bytes())
     assert classify_file(wav, head=clf, meta=meta)["label"] == "mono"
     assert classify_file(aec, head=clf, meta=meta)["label"] == "mono"
+    # a mono 22.05 kHz file has neither side layer: the latent-only model
+    wav = tmp_path / "mono22.wav"
+    sf.write(wav, x[::2], RATE // 2, subtype="PCM_16")
+    aec = tmp_path / "mono22.aec"
+    aec.write_bytes(encode_audio(Audio(x[::2, None], RATE // 2), kbps=6.0).to_bytes())
+    assert classify_file(wav, head=clf, meta=meta)["label"] == "plain"
+    assert classify_file(aec, head=clf, meta=meta)["label"] == "plain"
+    # a stereo file coded under 1.5 kbps has no high band; with no latent + stereo fallback
+    # here, the model that reads only what it has is the latent-only one
+    x = _stereo(6, seed=4, wide=True)
+    aec = tmp_path / "low.aec"
+    aec.write_bytes(encode_audio(Audio(x, RATE), kbps=1.0).to_bytes())
+    assert classify_file(aec, head=clf, meta=meta)["label"] == "plain"
 
 
 def test_pooled_refusals(pooled_model: Path, tmp_path: Path) -> None:

@@ -85,20 +85,39 @@ PIECE_SECONDS = 30.0
 """Audio is analysed for the side layers in pieces this long (memory stays flat)."""
 
 
+FALLBACKS = {"mono_": ["latent", "highband"], "nohb_": ["latent", "stereo"],
+             "latent_": ["latent"]}
+"""The fallback models a classifier may also hold (state prefix -> features), for files
+without a stereo image (mono), without a high band (a source at 22.05 kHz or less, a ``.aec``
+under 1.5 kbps), or without both (:meth:`PooledClassifier.pick`)."""
+
+
 def _width(name: str, channels: int) -> int:
     from aecodec.genre.side import HB_FEATURES, STEREO_FEATURES
     return {"latent": len(STATS) * channels, "highband": HB_FEATURES,
             "stereo": STEREO_FEATURES}[name]
 
 
+def columns(features: list[str], keep: list[str], *, channels: int) -> np.ndarray:
+    """Column indices of the feature sets ``keep`` in a vector of ``features``."""
+    out, at = [], 0
+    for f in features:
+        w = _width(f, channels)
+        if f in keep:
+            out.extend(range(at, at + w))
+        at += w
+    return np.array(out, np.int64)
+
+
 class PooledClassifier:
     """File features -> label probabilities ``[labels]`` (numpy).
 
     ``cfg``: ``{"type": "pooled", "channels", "segment", "silence_threshold", "features"}``
-    and optionally ``"mono_features"`` (subsets of :data:`FEATURE_SETS`, in order); ``state``:
-    ``mu``, ``sd`` ``[d]``, ``w [d, labels]``, ``b [labels]``, ``silence [channels]`` and,
-    with ``mono_features``, ``mono_mu`` ... ``mono_b``: the model a file without a stereo image
-    (mono audio, a mono ``.aec``) gets, as it has no image to read.
+    and optionally ``"fallbacks"``: ``{prefix: features}`` (:data:`FALLBACKS`; features are
+    subsets of :data:`FEATURE_SETS`, in order); ``state``: ``mu``, ``sd`` ``[d]``, ``w [d,
+    labels]``, ``b [labels]``, ``silence [channels]`` and ``<prefix>mu`` ... ``<prefix>b`` for
+    each fallback. A file gets the model that reads the most of the layers it has and no other
+    (:meth:`pick`).
     """
 
     def __init__(self, cfg: dict[str, Any], labels: list[str], state: dict[str, np.ndarray]
@@ -110,10 +129,12 @@ class PooledClassifier:
         if self.silence.shape != (self.channels,):
             raise ValueError("silence latent does not fit the channels")
         self.models: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
-        for key, prefix in (("features", ""), ("mono_features", "mono_")):
-            if key not in cfg:
-                continue
-            feats = list(cfg[key])
+        fallbacks = cfg.get("fallbacks", {})
+        if not isinstance(fallbacks, dict):
+            raise TypeError("fallbacks must be an object")
+        for prefix, feats in [("", cfg["features"]), *sorted(fallbacks.items())]:
+            if not isinstance(feats, list) or (prefix and prefix not in FALLBACKS):
+                raise ValueError(f"bad model {prefix!r}")
             if not feats or any(f not in FEATURE_SETS for f in feats) or feats != sorted(
                     feats, key=FEATURE_SETS.index):
                 raise ValueError(f"unknown feature sets {feats}")
@@ -122,17 +143,22 @@ class PooledClassifier:
             if model["w"].shape != (d, len(labels)) or model["b"].shape != (len(labels),) \
                     or model["mu"].shape != (d,) or model["sd"].shape != (d,):
                 raise ValueError("weights do not fit the features and labels")
-            self.models[prefix or "stereo"] = (feats, model)
+            self.models[prefix] = (feats, model)
 
     @property
     def uses_side(self) -> bool:
         return any(f != "latent" for feats, _ in self.models.values() for f in feats)
 
-    def probs(self, parts: dict[str, np.ndarray], *, stereo: bool) -> np.ndarray:
+    def pick(self, have: list[str]) -> tuple[list[str], dict[str, np.ndarray]]:
+        """The model for a file with the feature sets ``have``: of those that read only what
+        it has, the one that reads the most (the main one first); else the main one."""
+        fits = [m for m in self.models.values() if set(m[0]) <= set(have)]
+        return max(fits, key=lambda m: len(m[0])) if fits else self.models[""]
+
+    def probs(self, parts: dict[str, np.ndarray], *, have: list[str]) -> np.ndarray:
         """``[labels]`` from the feature vectors ``parts`` (by :data:`FEATURE_SETS` name) of a
-        file; ``stereo``: whether it holds a stereo image (else the mono model, if any)."""
-        feats, model = self.models["stereo" if stereo or "mono_" not in self.models
-                                   else "mono_"]
+        file that has the layers ``have`` (:meth:`pick`)."""
+        feats, model = self.pick(have)
         return logreg_probs(model, np.concatenate([parts[f] for f in feats])[None])[0]
 
 
@@ -205,7 +231,9 @@ def classify_pooled(path: Any, *, clf: PooledClassifier, meta: dict[str, Any],
         env, q_ild, q_icc = (aec_side(layers["chunks"], layers["meta"]) if layers
                              else audio_side_pieces(path, name=name))
         parts.update(highband=highband_features(env), stereo=stereo_features(q_ild, q_icc))
-    probs = clf.probs(parts, stereo=q_ild is not None)
+    have = ["latent"] + (["highband"] if env is not None else []) + (
+        ["stereo"] if q_ild is not None else [])
+    probs = clf.probs(parts, have=have)
     order = np.argsort(-probs, kind="stable")[:top].tolist()
     best = [{"label": clf.labels[i], "probability": round(float(probs[i]), 4)} for i in order]
     return {"file": name, "label": best[0]["label"], "probability": best[0]["probability"],
