@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from aecodec.dsp import fft
+from aecodec.dsp.np_spectral import overlap_add
 from aecodec.dsp.polyphase import lowpass
 
 MODEL_RATE = 22_050
@@ -188,19 +189,20 @@ def patch_plan(rate: int) -> tuple[int, int, int]:
     return k_lo, k_lo // 2, k_top
 
 
-def transpose(spec: np.ndarray, frames: np.ndarray, *, rate: int) -> np.ndarray:
-    """The copy-up of a low-band STFT ``[..., bins, T]`` (complex; frames at absolute indices
-    ``frames [T]``): bins ``[k_lo, k_top)`` filled from ``[k_lo - width, k_lo)``, each shifted
-    copy advanced in phase by ``2 pi shift HOP t / N_FFT`` so it stays coherent."""
+def transpose(low: np.ndarray, frames: np.ndarray, *, rate: int) -> np.ndarray:
+    """The copy-up of a frame-major low-band STFT ``[..., T, bins]`` (complex; frames at
+    absolute indices ``frames [T]``) -> the copied bins ``[k_lo, k_top)`` only, ``[..., T,
+    k_top - k_lo]`` in ``low``'s dtype: each filled from ``[k_lo - width, k_lo)`` shifted by
+    ``n width`` and advanced in phase by ``2 pi shift HOP t / N_FFT`` so it stays coherent."""
     k_lo, width, k_top = patch_plan(rate)
-    out = np.zeros_like(spec)
+    out = np.zeros(low.shape[:-1] + (k_top - k_lo,), low.dtype)
     for n in (1, 2, 3):
         a, b = k_lo + (n - 1) * width, min(k_top, k_lo + n * width)
         if a >= b:
             break
         shift = n * width
-        rot = np.exp(2j * np.pi * ((shift * HOP * frames) % N_FFT) / N_FFT)
-        out[..., a:b, :] = spec[..., a - shift:b - shift, :] * rot
+        rot = np.exp(2j * np.pi * ((shift * HOP * frames) % N_FFT) / N_FFT).astype(low.dtype)
+        np.multiply(low[..., a - shift:b - shift], rot[:, None], out=out[..., a - k_lo:b - k_lo])
     return out
 
 
@@ -266,22 +268,15 @@ def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *,
     overlap-add (the sum over frames of these is the output signal), float32. Works
     frame-major (``[ch, T, bins]``, as the FFTs want), in float32 (the output is float32), and
     on the copied bins only: the low band is 0 from ``k_lo`` up (:func:`crossover_gain`), so
-    above it the output is the scaled copy alone (:func:`transpose` shows the copy-up)."""
+    above it the output is the scaled copy alone (:func:`transpose`)."""
     w = _window()
     wss = float(np.sum(w ** 2))
     f32 = np.float32
     low = fft.rfft(np.multiply(seg, w, dtype=f32))  # [ch, T + 2, bins] complex64
     low *= crossover_gain(rate, source_rate).astype(f32)
-    k_lo, width, k_top = patch_plan(rate)
+    k_lo, _, k_top = patch_plan(rate)
     ext = np.concatenate([frames[:1] - 1, frames, frames[-1:] + 1])
-    copy = np.empty(low.shape[:2] + (k_top - k_lo,), np.complex64)  # bins k_lo .. k_top - 1
-    for n in (1, 2, 3):  # transpose(), on the copied bins only
-        a, b = k_lo + (n - 1) * width, min(k_top, k_lo + n * width)
-        if a >= b:
-            break
-        shift = n * width
-        rot = np.exp(2j * np.pi * ((shift * HOP * ext) % N_FFT) / N_FFT).astype(np.complex64)
-        np.multiply(low[..., a - shift:b - shift], rot[:, None], out=copy[..., a - k_lo:b - k_lo])
+    copy = transpose(low, ext, rate=rate)  # [ch, T + 2, k_top - k_lo]
     mid = copy.sum(axis=0) / f32(copy.shape[0])
     psd = np.zeros((low.shape[-1], low.shape[1]))
     psd[k_lo:k_top] = ((mid.real ** 2 + mid.imag ** 2) / (rate * wss)).T
@@ -291,18 +286,6 @@ def render_frames(seg: np.ndarray, frames: np.ndarray, target_db: np.ndarray, *,
     y = fft.irfft(out, n=N_FFT)
     y *= (w / (wss / HOP)).astype(f32)
     return y
-
-
-def overlap_add(y: np.ndarray) -> np.ndarray:
-    """Sum of frames ``y [ch, T, N_FFT]`` placed every ``HOP`` samples -> ``[ch, (T + 3) HOP]``
-    (frame ``i`` starts at sample ``i HOP``), as ``N_FFT / HOP`` strided sums."""
-    ch, t, _ = y.shape
-    per = N_FFT // HOP
-    out = np.zeros((ch, t + per - 1, HOP))
-    parts = y.reshape(ch, t, per, HOP)
-    for k in range(per):
-        out[:, k:k + t] += parts[:, :, k]
-    return out.reshape(ch, -1)
 
 
 def synthesize(low: np.ndarray, *, rate: int, env: dict[int, np.ndarray], slot: int,
@@ -323,6 +306,6 @@ def synthesize(low: np.ndarray, *, rate: int, env: dict[int, np.ndarray], slot: 
     y = render_frames(seg, frames, target, rate=rate, bands=bands,
                       source_rate=source_rate or rate)
     out = np.zeros_like(padded)
-    ola = overlap_add(y)
+    ola = overlap_add(y, hop=HOP, dtype=np.float64)
     out[:, starts[1]:starts[1] + ola.shape[1]] += ola[:, :out.shape[1] - starts[1]]
     return out[:, pad_l:pad_l + n].T.astype(np.float32)

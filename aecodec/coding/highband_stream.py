@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from aecodec.dsp.np_spectral import overlap_add
+
 from . import highband as hb
 
 BATCH = 64
@@ -131,7 +133,7 @@ class HighbandSynth:
         if need > len(self._acc):
             self._acc = np.concatenate([self._acc, np.zeros((need - len(self._acc),
                                                              self.channels))])
-        ola = hb.overlap_add(y).T  # from the first sample of frame t0
+        ola = overlap_add(y, hop=hb.HOP, dtype=np.float64).T  # from frame t0's first sample
         s = t0 * hb.HOP - half - self._o0
         skip = max(0, -s)
         span = min(len(ola), len(self._acc) - s)

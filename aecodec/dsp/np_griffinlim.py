@@ -22,6 +22,7 @@ from aecodec.dsp.np_spectral import (
     DEFAULT_ITERS,
     DEFAULT_MOMENTUM,
     Overlap,
+    overlap_add,
     polar,
     random_phase,
     unit,
@@ -62,14 +63,7 @@ class _Engine:
             fft.irfft(spec, n=self.n_fft, out=self.frames[:, h])
             np.multiply(self.frames[:, h], self.ov.win, out=self.frames[:, h])
         self.split(half)
-        b, t, _ = self.frames.shape
-        overlap = self.n_fft // self.hop
-        out = self.ola
-        out.fill(0.0)
-        parts = self.frames.reshape(b, t, overlap, self.hop)
-        for k in range(overlap):  # the same sums, in the same order, as Overlap._ola
-            out[:, k:k + t] += parts[:, :, k]
-        flat = out.reshape(b, -1)
+        flat = overlap_add(self.frames, hop=self.hop, out=self.ola)  # as Overlap's istft
         pad, n = self.n_fft // 2, self.length
         got = min(n, flat.shape[1] - pad)
         centre = self.padded[:, pad:pad + n]

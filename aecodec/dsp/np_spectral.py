@@ -108,6 +108,25 @@ def stft(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
     return stft_frames(audio, n_fft=n_fft, hop=hop).transpose(0, 2, 1)
 
 
+def overlap_add(frames: np.ndarray, *, hop: int, out: np.ndarray | None = None,
+                dtype: type | None = None) -> np.ndarray:
+    """Sum of frames ``[B, T, n]`` (``hop`` divides ``n``) placed every ``hop`` samples ->
+    ``[B, (T - 1) hop + n]`` (frame ``i`` starts at sample ``i hop``), as ``n / hop`` strided
+    sums (never a loop over frames). ``out``: a ``[B, T + n / hop - 1, hop]`` buffer to sum into
+    (zeroed first; the result is a view of it); else a new one of ``dtype`` (default
+    ``frames``')."""
+    b, t, n = frames.shape
+    per = n // hop
+    if out is None:
+        out = np.zeros((b, t + per - 1, hop), dtype or frames.dtype)
+    else:
+        out.fill(0)
+    parts = frames.reshape(b, t, per, hop)
+    for k in range(per):  # 4 sums at 1024 / 256 and at 2048 / 512
+        out[:, k:k + t] += parts[:, :, k]
+    return out.reshape(b, -1)
+
+
 class Overlap:
     """Inverse STFT on ``[batch, frames, bins]`` for a fixed frame count and output length."""
 
@@ -122,13 +141,7 @@ class Overlap:
 
     def _ola(self, frames: np.ndarray) -> np.ndarray:
         """Overlap-add ``[B, T, n_fft]`` at stride ``hop`` -> ``[B, (T - 1) * hop + n_fft]``."""
-        b, t, _ = frames.shape
-        overlap = self.n_fft // self.hop
-        out = np.zeros((b, t + overlap - 1, self.hop), _F32)
-        parts = frames.reshape(b, t, overlap, self.hop)
-        for k in range(overlap):  # n_fft / hop strided sums (4 at 1024 / 256)
-            out[:, k:k + t] += parts[:, :, k]
-        return out.reshape(b, -1)
+        return overlap_add(frames, hop=self.hop, dtype=_F32)
 
     def istft(self, spec: np.ndarray) -> np.ndarray:
         """``[B, T, bins]`` complex -> ``[B, length]`` float32 (``torch.istft(center=True)``)."""
