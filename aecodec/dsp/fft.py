@@ -15,6 +15,7 @@ the same way whatever the count, so results do not depend on it.
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import os
@@ -56,9 +57,9 @@ def backend() -> ModuleType:
             module = _load_by_file()
         except (ImportError, OSError):
             module = None
-        if module is None:
-            from scipy.fft._pocketfft import pypocketfft as module  # slow path, same code
-        sys.modules[_NAME] = module
+    if module is None:  # the slow path: imports scipy.fft, the same extension
+        module = importlib.import_module(_NAME)
+    sys.modules[_NAME] = module
     return module
 
 
