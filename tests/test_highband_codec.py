@@ -145,3 +145,14 @@ def test_files_of_a_few_samples_with_the_layer(tmp_path: Path, samples: int) -> 
         out, got, _ = decode_audio(coded.to_bytes(), iters=2, model_path=path, rate=rate)
         assert out.shape == (round(samples * rate / RATE), 2) and got == rate
         assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("words", [[0], [7, 0], [1, 2, 3]])
+def test_envelope_words_an_encoder_never_writes_are_a_format_error(words: list[int]) -> None:
+    # constriction refuses a stream ending in a zero word in its constructor (found by the fuzz
+    # test above): that is a damaged stream, named, not a ValueError
+    from aecodec.coding.highband_code import decode_envelope
+
+    data = np.asarray(words, "<u4").tobytes()
+    with pytest.raises(FormatError, match="chunk 3: high-band stream"):
+        decode_envelope(data, shape=(6, 4), name="chunk 3")

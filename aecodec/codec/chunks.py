@@ -11,8 +11,7 @@ chunk's result, and cross-fades ``XFADE`` samples at each seam, so seams are not
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,8 +41,7 @@ at most this. 16 instead of 32 halves the decoder's main cost and moves no quali
 more than 0.002 on the held-out clips (``docs/benchmarks.md``, "Speed")."""
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """Frame/sample bookkeeping of one file at the model rate."""
 
     samples: int  # mono samples at the model rate
@@ -83,8 +81,7 @@ def layout_of(meta: dict[str, Any], *, down: int) -> Layout:
                   down=down, chunk_frames=meta["chunk_frames"])
 
 
-@dataclass(frozen=True)
-class ChunkLatent:
+class ChunkLatent(NamedTuple):
     latent: np.ndarray  # float32 [C, W]
     ild: np.ndarray | None  # int8 [bands, ceil(frames / ILD_FRAMES)] for parametric stereo
     context: np.ndarray | None = None  # float32 [C, Tx]: the latent of the whole excerpt
@@ -155,8 +152,7 @@ class ChunkEncoder:
                            target, phase, image)
 
 
-@dataclass(frozen=True)
-class ChunkSymbols:
+class ChunkSymbols(NamedTuple):
     index: int
     latent: np.ndarray  # dequantized float32 [C, W]
     step: float

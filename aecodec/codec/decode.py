@@ -20,8 +20,8 @@ import numpy as np
 from aecodec.codec.chunks import ChunkDecoder, layout_of
 from aecodec.codec.coders import coder_for_file
 from aecodec.codec.determinism import one_blas_thread
-from aecodec.codec.pipeline import staged
 from aecodec.codec.parse import chunk_symbols, latent_of, parse_file
+from aecodec.codec.pipeline import staged
 from aecodec.coding import stereo_image
 from aecodec.coding.highband_stream import HighbandSynth
 from aecodec.dsp.np_spectral import DEFAULT_MOMENTUM

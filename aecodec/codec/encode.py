@@ -14,8 +14,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
@@ -40,8 +39,7 @@ LADDER = (3.0, 6.0, 12.0)
 DEFAULT_KBPS = 6.0
 
 
-@dataclass(frozen=True)
-class Encoded:
+class Encoded(NamedTuple):
     """An encoded file: container metadata and chunk payloads."""
 
     meta: dict[str, Any]

@@ -15,7 +15,6 @@ slot centres and band centres). Pure numpy; the entropy coding is :mod:`.highban
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -151,8 +150,8 @@ def _resampler_response(rate: int, f: np.ndarray) -> np.ndarray:
     """``|H(f)|`` (unit DC gain) of the polyphase resampler's filter between 22050 Hz and
     ``rate`` (:func:`aecodec.dsp.polyphase.lowpass`, a Kaiser-windowed sinc cut off at
     11025 Hz; the same design in either direction, at ``22050 up`` Hz)."""
-    r = Fraction(rate, MODEL_RATE)
-    up, down = r.numerator, r.denominator
+    g = math.gcd(rate, MODEL_RATE)
+    up, down = rate // g, MODEL_RATE // g
     h = lowpass(up, down).astype(np.float64)
     n = np.arange(len(h)) - (len(h) - 1) / 2
     resp = np.exp(-2j * np.pi * np.outer(f / (MODEL_RATE * up), n)) @ h

@@ -110,9 +110,9 @@ def decode_envelope(data: bytes, *, shape: tuple[int, int], name: str = "<stream
         raise FormatError(f"{name}: high-band stream of {len(data)} bytes is not whole words")
     bands, slots = shape
     models, _ = _tables()
-    coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
     q = np.zeros(shape, np.int64)
-    try:
+    try:  # the coder itself refuses words that do not end the way an encoder leaves them
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
         for s in range(slots):
             for b in range(bands):
                 r = int(coder.decode(models[_ctx(q, b, s)], 1)[0]) - SPAN

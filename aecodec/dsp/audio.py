@@ -9,8 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -27,8 +26,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".a
 """File suffixes taken as audio when a folder is searched (soundfile / libsndfile reads them)."""
 
 
-@dataclass(frozen=True)
-class Audio:
+class Audio(NamedTuple):
     """Decoded audio.
 
     Attributes

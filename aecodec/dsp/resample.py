@@ -14,7 +14,6 @@ concatenated output equals the one-shot result (to float rounding) while memory 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 
@@ -30,8 +29,8 @@ class StreamResampler:
     """
 
     def __init__(self, *, orig_rate: int, new_rate: int) -> None:
-        ratio = Fraction(new_rate, orig_rate)
-        self.up, self.down = ratio.numerator, ratio.denominator
+        g = math.gcd(new_rate, orig_rate)
+        self.up, self.down = new_rate // g, orig_rate // g
         self.margin = math.ceil(10 * max(self.up, self.down) / self.up) + 8
         self._buf: np.ndarray | None = None  # input samples from absolute index self._start
         self._start = 0

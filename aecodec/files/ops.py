@@ -14,9 +14,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -193,8 +192,7 @@ def check_collisions(jobs: Sequence[tuple[Path, Path]]) -> None:
         seen[key] = src
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     src: Path
     result: dict[str, Any] | None
     error: str = ""

@@ -15,8 +15,7 @@ import io
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from aecodec.errors import CorruptChunkError, FormatError, UnsupportedVersionError
 from aecodec.format.metablock import (  # noqa: F401 - part of the container's API
@@ -41,16 +40,14 @@ _HEADER = struct.Struct("<4sBBHI")  # magic, version, flags, M, CRC32 of the met
 _RECORD = struct.Struct("<II")  # payload length (0: end record), CRC32 (end: chunk count)
 _READ_STEP = 1 << 20  # read in steps so a forged length cannot allocate ahead of the data
 
-@dataclass(frozen=True)
-class AecFile:
+class AecFile(NamedTuple):
     """A decoded container: metadata and payloads in file order (``None``: failed CRC)."""
 
     meta: dict[str, Any]
     chunks: list[bytes | None]
 
 
-@dataclass(frozen=True)
-class ChunkIndex:
+class ChunkIndex(NamedTuple):
     """Where a payload lies: absolute ``offset`` in the file, ``length``, expected ``crc``."""
 
     offset: int

@@ -10,7 +10,7 @@ The only Python loops run over kernel taps, never over frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,8 +21,16 @@ _F32 = np.float32
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "Linear", "gelu"]
 
 
-@dataclass(frozen=True)
-class Conv1d:
+def _rearranged(weight: np.ndarray, axes: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
+    """``weight.transpose(axes).reshape(shape)`` as a new C-contiguous float32 array, cast and
+    copied in one pass (weights are stored as float16: the cast is exact)."""
+    w = np.asarray(weight)
+    out = np.empty(shape, _F32)
+    out.reshape(tuple(w.shape[a] for a in axes))[...] = w.transpose(axes)
+    return out
+
+
+class Conv1d(NamedTuple):
     """``[B, T, in]`` -> ``[B, T_out, out]``; torch ``Conv1d`` semantics (zero padding)."""
 
     weight: np.ndarray  # [k * in, out]
@@ -37,8 +45,8 @@ class Conv1d:
                    padding: int = 0, dilation: int = 1) -> Conv1d:
         """From torch's ``weight [out, in, k]`` and ``bias [out]``."""
         out, inp, k = weight.shape
-        w = np.ascontiguousarray(weight.transpose(2, 1, 0).reshape(k * inp, out), dtype=_F32)
-        return cls(w, np.asarray(bias, _F32), k, stride, padding, dilation)
+        return cls(_rearranged(weight, (2, 1, 0), (k * inp, out)), np.asarray(bias, _F32), k,
+                   stride, padding, dilation)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         b, t, c = x.shape
@@ -52,8 +60,7 @@ class Conv1d:
         return cols @ self.weight + self.bias
 
 
-@dataclass(frozen=True)
-class ConvTranspose1d:
+class ConvTranspose1d(NamedTuple):
     """``[B, T, in]`` -> ``[B, (T - 1) * stride - 2 * padding + k, out]``; torch semantics."""
 
     weight: np.ndarray  # [in, k * out]
@@ -67,8 +74,8 @@ class ConvTranspose1d:
                    padding: int) -> ConvTranspose1d:
         """From torch's ``weight [in, out, k]`` and ``bias [out]``."""
         inp, out, k = weight.shape
-        w = np.ascontiguousarray(weight.transpose(0, 2, 1).reshape(inp, k * out), dtype=_F32)
-        return cls(w, np.asarray(bias, _F32), k, stride, padding)
+        return cls(_rearranged(weight, (0, 2, 1), (inp, k * out)), np.asarray(bias, _F32), k,
+                   stride, padding)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         b, t, _ = x.shape
@@ -81,8 +88,7 @@ class ConvTranspose1d:
         return full[:, p:full.shape[1] - p] + self.bias
 
 
-@dataclass(frozen=True)
-class Conv2d:
+class Conv2d(NamedTuple):
     """``[B, H, W, in]`` -> ``[B, H, W, out]``: torch ``Conv2d`` with stride 1 and
     "same" padding ``(dilation_h * (kh // 2), dilation_w * (kw // 2))``."""
 
@@ -97,9 +103,8 @@ class Conv2d:
                    dilation: tuple[int, int] = (1, 1)) -> Conv2d:
         """From torch's ``weight [out, in, kh, kw]`` and ``bias [out]``."""
         out, inp, kh, kw = weight.shape
-        w = np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(kh * kw * inp, out),
-                                 dtype=_F32)
-        return cls(w, np.asarray(bias, _F32), kh, kw, dilation)
+        return cls(_rearranged(weight, (2, 3, 1, 0), (kh * kw * inp, out)),
+                   np.asarray(bias, _F32), kh, kw, dilation)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         b, h, w, c = x.shape
@@ -111,8 +116,7 @@ class Conv2d:
         return cols @ self.weight + self.bias
 
 
-@dataclass(frozen=True)
-class Linear:
+class Linear(NamedTuple):
     """``[..., in]`` -> ``[..., out]`` from torch's ``weight [out, in]``."""
 
     weight: np.ndarray  # [in, out]

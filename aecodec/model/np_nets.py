@@ -8,9 +8,9 @@ public methods take and return torch's ``[batch, channels, frames]`` layout.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -39,15 +39,16 @@ class Net(Protocol):
                frames: int | None = None) -> np.ndarray: ...
 
 
-def _param(state: State, name: str) -> np.ndarray:
+def _param(state: State, name: str, *, cast: bool = True) -> np.ndarray:
+    """``state[name]`` as float32 (``cast=False``: as stored, for a layer that rearranges and
+    casts it in one copy); KeyError naming a missing parameter."""
     try:
-        return np.asarray(state[name], _F32)
+        return np.asarray(state[name], _F32) if cast else np.asarray(state[name])
     except KeyError:
         raise KeyError(f"weights lack {name!r}") from None
 
 
-@dataclass(frozen=True)
-class _ResBlock:
+class _ResBlock(NamedTuple):
     """``x + conv2(gelu(conv1(gelu(x))))``, channels-last ``[B, T, C]``."""
 
     conv1: Conv1d
@@ -58,46 +59,67 @@ class _ResBlock:
 
 
 def _conv(state: State, prefix: str, **kw: int) -> Conv1d:
-    return Conv1d.from_torch(_param(state, prefix + ".weight"), _param(state, prefix + ".bias"),
-                             **kw)
+    return Conv1d.from_torch(_param(state, prefix + ".weight", cast=False),
+                             _param(state, prefix + ".bias"), **kw)
 
 
-def _stack(cfg: ModelConfig, state: State, prefix: str, *, first: int, last: int,
-           up: bool) -> list[Layer]:
+Spec = tuple[str, str, dict[str, int]]
+"""One entry of a stack: ``(kind, parameter prefix, options)``, kind ``"conv"``, ``"block"``
+(a residual block; option ``dilation``), ``"up"`` (transposed conv) or ``"gelu"``."""
+
+
+def _specs(cfg: ModelConfig, prefix: str, *, up: bool) -> list[Spec]:
     """The ``nn.Sequential`` of an encoder (``up=False``) or decoder, index by index."""
-    layers: list[Layer] = []
-    i = 0
+    specs: list[Spec] = [("conv", f"{prefix}.0", {"padding": 1})]
+    i = 1
 
     def blocks() -> None:
         nonlocal i
         for b in range(cfg.blocks):
-            d = 3 ** b
-            layers.append(_ResBlock(_conv(state, f"{prefix}.{i}.conv1", padding=d, dilation=d),
-                                    _conv(state, f"{prefix}.{i}.conv2")))
+            specs.append(("block", f"{prefix}.{i}", {"dilation": 3 ** b}))
             i += 1
 
-    layers.append(_conv(state, f"{prefix}.{i}", padding=1))
-    i += 1
     blocks()
     for _ in range(cfg.stages):
-        layers.append(gelu)
-        i += 1
-        if up:
-            layers.append(ConvTranspose1d.from_torch(
-                _param(state, f"{prefix}.{i}.weight"), _param(state, f"{prefix}.{i}.bias"),
-                stride=2, padding=1))
-        else:
-            layers.append(_conv(state, f"{prefix}.{i}", stride=2, padding=1))
-        i += 1
+        specs.append(("gelu", "", {}))
+        specs.append(("up", f"{prefix}.{i + 1}", {}) if up else
+                     ("conv", f"{prefix}.{i + 1}", {"stride": 2, "padding": 1}))
+        i += 2
         blocks()
-    layers.append(gelu)
-    i += 1
-    layers.append(_conv(state, f"{prefix}.{i}", padding=1))
-    if layers[0].weight.shape[0] != 3 * first:  # type: ignore[attr-defined]
-        raise ValueError(f"{prefix}: input layer does not take {first} channels")
-    if layers[-1].bias.shape[0] != last:  # type: ignore[attr-defined]
-        raise ValueError(f"{prefix}: output layer does not give {last} channels")
-    return layers
+    specs.append(("gelu", "", {}))
+    specs.append(("conv", f"{prefix}.{i + 1}", {"padding": 1}))
+    return specs
+
+
+def _layer(spec: Spec, state: State) -> Layer:
+    kind, name, kw = spec
+    if kind == "gelu":
+        return gelu
+    if kind == "block":
+        d = kw["dilation"]
+        return _ResBlock(_conv(state, f"{name}.conv1", padding=d, dilation=d),
+                         _conv(state, f"{name}.conv2"))
+    if kind == "up":
+        return ConvTranspose1d.from_torch(_param(state, f"{name}.weight", cast=False),
+                                          _param(state, f"{name}.bias"), stride=2, padding=1)
+    return _conv(state, name, **kw)
+
+
+def _check(specs: Sequence[Spec], state: State, *, first: int, last: int) -> None:
+    """ValueError/KeyError unless ``state`` holds every parameter of ``specs`` as a 3-D weight
+    and 1-D bias, the first layer taking ``first`` channels and the last giving ``last``."""
+    for kind, name, _ in specs:
+        for p in ((f"{name}.conv1", f"{name}.conv2") if kind == "block" else
+                  () if kind == "gelu" else (name,)):
+            w, b = (np.shape(_param(state, f"{p}.{x}", cast=False)) for x in ("weight", "bias"))
+            if len(w) != 3 or len(b) != 1:
+                raise ValueError(f"{p}: weight {w} / bias {b} are not a 1-D convolution's")
+    head = specs[0][1]
+    if np.shape(state[f"{head}.weight"])[1] != first:
+        raise ValueError(f"{head}: input layer does not take {first} channels")
+    tail = specs[-1][1]
+    if np.shape(state[f"{tail}.bias"])[0] != last:
+        raise ValueError(f"{tail}: output layer does not give {last} channels")
 
 
 def _run(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:
@@ -110,18 +132,32 @@ class NpAutoencoder:
     """Encoder, decoder and (optional) initial-phase net of a codec model, numpy inference.
 
     ``cfg``: the model's :class:`ModelConfig`; ``state``: its state dict (any float dtype).
+    Every parameter is checked here; each network's float32 layers are built on its first use
+    (a decoding process never builds the encoder).
     """
 
     def __init__(self, cfg: ModelConfig, state: State) -> None:
         self.cfg = cfg
+        self._state = state
         bins = cfg.stft.bins
-        self.encoder = _stack(cfg, state, "encoder.net", first=bins, last=cfg.latent, up=False)
-        self.decoder = _stack(cfg, state, "decoder.net", first=cfg.latent + 1, last=bins,
-                              up=True)
+        self._specs = {"encoder": _specs(cfg, "encoder.net", up=False),
+                       "decoder": _specs(cfg, "decoder.net", up=True)}
+        _check(self._specs["encoder"], state, first=bins, last=cfg.latent)
+        _check(self._specs["decoder"], state, first=cfg.latent + 1, last=bins)
         self.log_scale = _param(state, "log_scale")
         self.phase = (NpPhaseNet.from_state(state, prefix="phase.", center=cfg.center,
                                             scale=cfg.scale) if cfg.phase_channels else None)
         self._floor = _F32(np.log(_F32(LOG_EPS)))
+
+    @functools.cached_property
+    def encoder(self) -> list[Layer]:
+        """The encoder's layers (built on first use)."""
+        return [_layer(s, self._state) for s in self._specs["encoder"]]
+
+    @functools.cached_property
+    def decoder(self) -> list[Layer]:
+        """The decoder's layers (built on first use)."""
+        return [_layer(s, self._state) for s in self._specs["decoder"]]
 
     def normalize(self, logmag: np.ndarray) -> np.ndarray:
         return (logmag - _F32(self.cfg.center)) / _F32(self.cfg.scale)

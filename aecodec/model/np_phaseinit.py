@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,8 +66,7 @@ def integrate_phase(logmag: np.ndarray, dev_t: np.ndarray, dev_f: np.ndarray, *,
     return np.remainder(phase, TWO_PI).astype(logmag.dtype)
 
 
-@dataclass(frozen=True)
-class NpPhaseNet:
+class NpPhaseNet(NamedTuple):
     """ln-magnitudes ``[batch, bins, frames]`` -> derivative vectors ``[batch, 4, bins,
     frames]`` (the torch ``PhaseNet``: 2-D convolutions over (frequency, time))."""
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
+import struct
 import sys
 import zipfile
 from collections.abc import Mapping
@@ -87,11 +89,49 @@ def save_npz(header: Mapping[str, Any], state: Mapping[str, np.ndarray], out_dir
     return write_hashed(data, out_dir, stem=model_id, suffix=".npz")
 
 
+def _npy(view: memoryview, *, member: str) -> np.ndarray:
+    """One stored ``.npy`` member as an array over ``view`` (no copy). Object dtypes are
+    refused (nothing is ever unpickled)."""
+    f = io.BytesIO(view[:min(len(view), 65536)])
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"{member}: .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError(f"{member}: object dtype")
+    count = math.prod(shape)
+    arr = np.frombuffer(view, dtype=dtype, count=count, offset=f.tell())
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def _members(data: bytearray) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` held in memory, by member name without ``.npy``.
+
+    Stored members (how :func:`npz_bytes` writes them) become views of ``data`` (writable:
+    it is a bytearray); their CRC is not checked again (the whole file's sha256 was). A
+    compressed member is read through :func:`numpy.load` (``allow_pickle=False``)."""
+    out: dict[str, np.ndarray] = {}
+    view = memoryview(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            name = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                out[name] = np.load(io.BytesIO(zf.read(info)), allow_pickle=False)
+                continue
+            n, extra = struct.unpack_from("<HH", data, info.header_offset + 26)
+            start = info.header_offset + 30 + n + extra  # the local header's fixed 30 bytes
+            out[name] = _npy(view[start:start + info.file_size], member=info.filename)
+    return out
+
+
 def _parse(data: bytes, *, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            header = json.loads(bytes(z[_HEADER]).decode())
-            state = {k[len(_STATE):]: z[k] for k in z.files if k.startswith(_STATE)}
+        members = _members(bytearray(data))  # one copy: the arrays own writable memory
+        header = json.loads(bytes(members[_HEADER]).decode())
+        state = {k[len(_STATE):]: v for k, v in members.items() if k.startswith(_STATE)}
     except Exception as exc:  # noqa: BLE001 - any failure here means a bad weights file
         raise ModelError(f"{name}: not a valid aecodec weights file ({type(exc).__name__})"
                          ) from None

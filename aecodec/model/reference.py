@@ -59,7 +59,7 @@ class TorchNet:
 def torch_model(state: dict[str, np.ndarray], config: dict[str, Any]) -> Autoencoder:
     """A torch :class:`Autoencoder` (float32, eval mode) from a state dict of arrays."""
     model = Autoencoder(ModelConfig.from_dict(config))
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in state.items()})
+    model.load_state_dict({k: torch.from_numpy(np.array(v, np.float32)) for k, v in state.items()})
     return model.eval()
 
 
