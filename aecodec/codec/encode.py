@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, NamedTuple
 
@@ -37,6 +37,9 @@ CHUNK_FRAMES = 128
 LADDER = (3.0, 6.0, 12.0)
 """Named operating points in kbps; any value in [MIN_KBPS, MAX_KBPS] is accepted."""
 DEFAULT_KBPS = 6.0
+MAX_QUEUED = 8
+"""Input blocks whose high-band analysis waits for the coding thread, at most (the reader runs
+ahead of the coder by a bounded amount: memory stays flat)."""
 
 
 class Encoded(NamedTuple):
@@ -162,6 +165,8 @@ def _encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, c
     state = RateState()
 
     def code(k: int, cl: ChunkLatent) -> None:
+        if analyzer is not None and k not in envelopes:
+            raise RuntimeError(f"high-band envelope of chunk {k} not ready")
         f0, f1 = lay.core(k)
         share = (min(f1 * lay.hop, lay.samples) - f0 * lay.hop) / lay.samples
         target = state.chunk_target(budget=budget, share=share)
@@ -174,25 +179,34 @@ def _encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, c
         state.slack = target - len(payload)
 
     # one worker thread codes chunk k (rate search, zstd: both release the GIL) while this
-    # thread analyses chunk k + 1; at most two chunks wait, so memory stays flat
+    # thread analyses chunk k + 1; the high band's analysis of each block runs in that worker
+    # too, queued before the chunks that need it. At most two chunks and a few blocks wait
+    # (memory stays flat), and a failure stops the encode within two chunks
     pending: deque[Future[None]] = deque()
+    blocks_queued: deque[Future[None]] = deque()
     submitted = 0
+
+    def queue(fn: Callable[..., None], *args: Any, into: deque[Future[None]],
+              most: int) -> None:
+        into.append(pool.submit(fn, *args))
+        while len(into) > most:
+            into.popleft().result()
+
+    def envelope(block: np.ndarray) -> None:
+        assert analyzer is not None
+        envelopes.update(analyzer.feed(block) if len(block) else analyzer.finish())
 
     def analyse(block: np.ndarray) -> None:
         """The high band's envelopes, from the source at its own rate (always ahead of the
         model-rate chunks, which need 0.75 s more context)."""
         if analyzer is not None:
-            envelopes.update(analyzer.feed(block) if len(block) else analyzer.finish())
+            queue(envelope, block, into=blocks_queued, most=MAX_QUEUED)
 
     def write(chunks: list[ChunkLatent]) -> None:
         nonlocal submitted
         for cl in chunks:
-            if analyzer is not None and submitted not in envelopes:
-                raise RuntimeError(f"high-band envelope of chunk {submitted} not ready")
-            pending.append(pool.submit(code, submitted, cl))
+            queue(code, submitted, cl, into=pending, most=2)
             submitted += 1
-            while len(pending) > 2:
-                pending.popleft().result()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aecodec-code") as pool:
         try:
@@ -210,10 +224,11 @@ def _encode_blocks(blocks: Iterable[np.ndarray], out: IO[bytes], *, rate: int, c
             analyse(np.zeros(0, np.float32))  # the source is complete
             write(encoder.feed(resampler.flush()))
             write(encoder.finish())
-            while pending:
-                pending.popleft().result()
+            for done in (blocks_queued, pending):
+                while done:
+                    done.popleft().result()
         finally:
-            for f in pending:
+            for f in (*blocks_queued, *pending):
                 f.cancel()
     return writer.close()
 
