@@ -112,7 +112,9 @@ def run_batch(fn: Any, jobs: list[tuple[Path, Path]], *, verb: str, workers: int
     """Run ``fn`` over ``jobs``: a line per file (size, kbps), a summary with totals and the
     elapsed time; a non-zero exit if any file failed (the others still finish). The files run
     in ``workers`` local processes, or on the Dask cluster at ``scheduler``."""
+    from aecodec.files import startup
     from aecodec.files.ops import Outcome, run_many
+    startup.resume()  # a batch runs for long in this process: the collector is on
     t0 = time.perf_counter()
     todo = [(s, d) for s, d in jobs if not (skip_existing and d.exists())]
     skipped = len(jobs) - len(todo)

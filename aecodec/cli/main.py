@@ -7,7 +7,11 @@ errors are fast. Every :class:`~aecodec.errors.AecError` becomes one line on std
 
 from __future__ import annotations
 
-import shlex
+from aecodec.files import startup
+
+startup.pause()  # until the command's imports are done (aecodec.files.startup)
+
+import shlex  # after the pause, as every import below
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,6 +20,10 @@ import click
 
 from aecodec import __version__
 from aecodec.errors import AecError, OutputError
+
+RESUME_IN_OPS = ("encode", "decode")
+"""Commands whose file operations turn the collector back on after their imports; every other
+command turns it on as it starts."""
 
 EXIT_INTERRUPTED = 130
 
@@ -64,6 +72,8 @@ class AecGroup(click.Group):
                 args = ["decode", *args]
             elif first.exists() or args[0] == "-":
                 args = ["encode", *args]
+        # the group's own options are flags: the first other word names the command
+        ctx.meta["aecodec.command"] = next((a for a in args if not a.startswith("-")), None)
         return super().parse_args(ctx, args)
 
     def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
@@ -93,6 +103,8 @@ class AecGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from aecodec.files.signals import Interrupted, catch_signals
+        if ctx.meta.get("aecodec.command") not in RESUME_IN_OPS:
+            startup.resume()
         with catch_signals():  # SIGTERM/SIGHUP unwind like Ctrl-C: temp files are removed
             try:
                 result = super().invoke(ctx)

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aecodec.errors import AecError, OutputError
+from aecodec.files import startup
 from aecodec.files.malloc import retain_freed_memory
 
 Progress = Callable[[float, float], None]
@@ -50,6 +51,7 @@ def encode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, kbp
         set_threads(threads)
         from aecodec.codec.encode import encode_blocks
         from aecodec.model.registry import default_model, load_model
+        startup.resume()
         model = load_model(path=model_path) if model_path else default_model(kbps)
         t0 = time.perf_counter()
         rate, frames = int(f.samplerate), int(f.frames)
@@ -111,6 +113,7 @@ def decode_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         set_threads(threads)
         from aecodec.codec.decode import decode_to, output_span
         from aecodec.files.wavout import GuardedFile, wav_container
+        startup.resume()
         out_rate = rate or meta["rate"]
         channels = 2 if meta.get("stereo") in ("ild", "image") else meta["channels"]
         first, last = output_span(meta, rate=out_rate, start=start, duration=duration,

@@ -49,7 +49,7 @@ class Conv1d(NamedTuple):
                    stride, padding, dilation)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        b, t, c = x.shape
+        t = x.shape[1]
         if self.kernel == 1 and self.stride == 1 and self.padding == 0:
             return x @ self.weight + self.bias
         p, d, s, k = self.padding, self.dilation, self.stride, self.kernel
@@ -107,7 +107,7 @@ class Conv2d(NamedTuple):
                    np.asarray(bias, _F32), kh, kw, dilation)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        b, h, w, c = x.shape
+        h, w = x.shape[1:3]
         dh, dw = self.dilation
         ph, pw = dh * (self.kh // 2), dw * (self.kw // 2)
         xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
