@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 
-from aecodec.dsp import workers
 from aecodec.dsp.np_spectral import overlap_add
 
 from . import highband as hb
@@ -113,9 +112,8 @@ class HighbandSynth:
         for s in [s for s in self.env if s < slot]:
             del self.env[s]
 
-    def _frames(self, t0: int, t1: int) -> np.ndarray:
-        """Frames ``[t0, t1)`` rendered, ``[ch, t1 - t0, N_FFT]`` (reads the input and the
-        envelopes, changes nothing: batches may render on two threads at once)."""
+    def _render(self, t0: int, t1: int) -> None:
+        """Render frames ``[t0, t1)`` into the overlap-add buffer."""
         half = hb.N_FFT // 2
         a = (t0 - 1) * hb.HOP - half  # first sample of frame t0 - 1
         b = t1 * hb.HOP + half  # one past the last sample of frame t1
@@ -128,12 +126,8 @@ class HighbandSynth:
         frames = np.arange(t0, t1)
         target = hb.envelope_at(self.env, frames, rate=self.rate, slot=self.slot,
                                 bands=self.bands)
-        return hb.render_frames(seg, frames, target, rate=self.rate, bands=self.bands,
-                                source_rate=self.source_rate)
-
-    def _add(self, t0: int, t1: int, y: np.ndarray) -> None:
-        """Overlap-add rendered frames ``[t0, t1)`` into the output buffer."""
-        half = hb.N_FFT // 2
+        y = hb.render_frames(seg, frames, target, rate=self.rate, bands=self.bands,
+                             source_rate=self.source_rate)
         end = (t1 - 1) * hb.HOP + half
         need = end - self._o0
         if need > len(self._acc):
@@ -144,22 +138,6 @@ class HighbandSynth:
         skip = max(0, -s)
         span = min(len(ola), len(self._acc) - s)
         self._acc[s + skip:s + span] += ola[skip:span]
-
-    def _render_upto(self, last: int) -> None:
-        """Render frames ``[self._next, last)`` in batches of :data:`BATCH` (on the compute
-        threads, :mod:`aecodec.dsp.workers`), added in order: the same sums for any count."""
-        spans = [(t0, min(last, t0 + BATCH)) for t0 in range(self._next, last, BATCH)]
-        if not spans:
-            return
-        out: dict[int, np.ndarray] = {}
-
-        def render(span: tuple[int, int]) -> None:
-            out[span[0]] = self._frames(*span)
-
-        workers.run_each(render, spans)
-        for t0, t1 in spans:
-            self._add(t0, t1, out.pop(t0))
-        self._next = last
 
     def _take(self, upto: int) -> np.ndarray:
         """Final samples ``[self._emitted, upto)``."""
@@ -174,7 +152,10 @@ class HighbandSynth:
         have = self._b0 + len(self._buf)
         # frame t can be rendered once frame t + 1 is complete
         ready = (have - hb.N_FFT // 2) // hb.HOP - 1
-        self._render_upto(ready)
+        while self._next < ready:
+            t1 = min(ready, self._next + BATCH)
+            self._render(self._next, t1)
+            self._next = t1
         now = int(hb.slot_of_time(np.array([self._next * hb.HOP / self.rate]), slot=self.slot)[0])
         self.forget_before(now - 2)
         final = self._next * hb.HOP - hb.N_FFT // 2  # later frames start at or after this
@@ -186,7 +167,10 @@ class HighbandSynth:
         """The rest (input complete): every frame that touches the input is rendered."""
         end = self._b0 + len(self._buf)
         last = (end + hb.N_FFT // 2 - 1) // hb.HOP + 1  # frames < last touch samples < end
-        self._render_upto(last)
+        while self._next < last:
+            t1 = min(last, self._next + BATCH)
+            self._render(self._next, t1)
+            self._next = t1
         if end > self._o0 + len(self._acc):
             self._acc = np.concatenate([self._acc, np.zeros((end - self._o0 - len(self._acc),
                                                              self.channels))])
