@@ -18,6 +18,7 @@ import numpy as np
 from aecodec.coding.peakphase import phases_from_symbols
 from aecodec.coding.stereo import ILD_FRAMES, channel_gains, ild_symbols
 from aecodec.coding.stereo_image import channel_spectra, encode_chunk
+from aecodec.dsp import workers
 from aecodec.dsp.np_griffinlim import griffin_lim
 from aecodec.dsp.np_spectral import (
     DEFAULT_MOMENTUM,
@@ -134,22 +135,28 @@ class ChunkEncoder:
         width = -(-(f1 - f0) // lay.down)
         spec0 = stft(x[:1], n_fft=st.n_fft, hop=st.hop)
         logmag = log_abs(spec0)
-        latent = self.net.encode(logmag)
         e0 = f0 - s0 // lay.hop
-        target = logmag[0, :, e0:e0 + f1 - f0].copy()
-        phase = np.angle(spec0[0, :, e0:e0 + f1 - f0]) if self.keep_phase else None
-        ild = image = None
-        if x.shape[0] == 3:
+        got: dict[str, Any] = {"ild": None, "image": None}
+
+        def net() -> None:
+            got["latent"] = self.net.encode(logmag)
+
+        def side() -> None:  # the stereo layer reads the channels, not the net's output
             spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop)[:, :, e0:e0 + f1 - f0]
             if self.image_slot is not None:
-                image = encode_chunk(spec[0].astype(np.complex128),
-                                     spec[1].astype(np.complex128), rate=st.rate,
-                                     slot=self.image_slot)
+                got["image"] = encode_chunk(spec[0].astype(np.complex128),
+                                            spec[1].astype(np.complex128), rate=st.rate,
+                                            slot=self.image_slot)
             else:
-                ild = ild_symbols(np.abs(spec[0]), np.abs(spec[1]), rate=st.rate,
-                                  down=ILD_FRAMES)
-        return ChunkLatent(latent[0, :, first:first + width].copy(), ild, latent[0], first,
-                           target, phase, image)
+                got["ild"] = ild_symbols(np.abs(spec[0]), np.abs(spec[1]), rate=st.rate,
+                                         down=ILD_FRAMES)
+
+        workers.run_each(lambda job: job(), [net, side] if x.shape[0] == 3 else [net])
+        latent = got["latent"]
+        target = logmag[0, :, e0:e0 + f1 - f0].copy()
+        phase = np.angle(spec0[0, :, e0:e0 + f1 - f0]) if self.keep_phase else None
+        return ChunkLatent(latent[0, :, first:first + width].copy(), got["ild"], latent[0],
+                           first, target, phase, got["image"])
 
 
 class ChunkSymbols(NamedTuple):
@@ -195,8 +202,10 @@ class ChunkDecoder:
             yield self._tail[1]
             self._tail = None
 
-    def _logmag(self, target: ChunkSymbols, window: list[ChunkSymbols]) -> tuple[np.ndarray, int]:
-        """Decoder output around ``target``: ln-magnitude ``[bins, n]`` and its first frame."""
+    def _latent(self, target: ChunkSymbols,
+                window: list[ChunkSymbols]) -> tuple[np.ndarray, np.ndarray, int]:
+        """The decoder's input around ``target``: latent ``[1, C, Tl]``, steps ``[1, 1, Tl]``
+        and the first STFT frame of its output (``Tl * down`` frames)."""
         ctx = CTX_FRAMES // self.lay.down
         parts, steps, first_latent = [], [], None
         for c in window:
@@ -211,22 +220,31 @@ class ChunkDecoder:
         assert first_latent is not None
         z = np.concatenate(parts, axis=1)[None]
         step = np.concatenate(steps)[None, None]
-        out = self.net.decode(z, step=step)[0]
-        return out, first_latent * self.lay.down
+        return z, step, first_latent * self.lay.down
 
     def _decode(self, target: ChunkSymbols, window: list[ChunkSymbols], *,
                 last: bool) -> Iterator[np.ndarray]:
         lay, st = self.lay, self.net.cfg.stft
         f0, f1 = lay.core(target.index)
-        logmag, lm0 = self._logmag(target, window)
+        z, step, lm0 = self._latent(target, window)
+        has_prev = self._prev is not None and self._prev[0] == f0 - GL_LEFT
+        g0 = f0 - GL_LEFT if has_prev else f0
+        g1 = min(lay.frames, f1 + GL_RIGHT, lm0 + z.shape[-1] * lay.down)
+        got: dict[str, np.ndarray] = {}
+
+        def net() -> None:
+            got["logmag"] = self.net.decode(z, step=step)[0]
+
+        def start() -> None:  # Griffin-Lim's random start does not depend on the net
+            got["phase0"] = random_phase((st.bins, g1 - g0),
+                                         seed=self.seed * 1_000_003 + target.index)
+
+        workers.run_each(lambda job: job(), [net, start])
+        logmag, phase0 = got["logmag"], got["phase0"]
         if target.residual is not None:
             logmag = logmag.copy()
             logmag[:, f0 - lm0:f1 - lm0] += target.residual
-        has_prev = self._prev is not None and self._prev[0] == f0 - GL_LEFT
-        g0 = f0 - GL_LEFT if has_prev else f0
-        g1 = min(lay.frames, f1 + GL_RIGHT, lm0 + logmag.shape[1])
         mag = magnitude_from_log(logmag[:, g0 - lm0:g1 - lm0])
-        phase0 = random_phase(mag.shape, seed=self.seed * 1_000_003 + target.index)
         pinned = self._prev[1][None] if has_prev and self._prev is not None else None
         if self.net.phase is not None:  # learned initial phase, continuing the emitted frames
             start, anchor = ((np.angle(pinned[0, :, -1]), GL_LEFT - 1) if pinned is not None
