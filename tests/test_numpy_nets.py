@@ -263,3 +263,29 @@ def test_converter_round_trip(tmp_path: Path) -> None:
     with torch.inference_mode():
         want = loaded.decode(loaded.encode(x), step=0.5)
     assert np.abs(net.decode(net.encode(x.numpy()), step=0.5) - want.numpy()).max() <= 1e-4
+
+
+def test_a_member_claiming_more_than_it_holds_is_refused(tmp_path: Path) -> None:
+    # members are views of the file's bytes: a forged .npy header cannot make the loader
+    # allocate what it claims (memory stays bounded whatever a weights file says)
+    header = {"kind": WEIGHTS_KIND, "model_id": "tiny", "config": {}}
+    good = npz_bytes(header, {"w": np.zeros(4, np.float32)})
+    forged = good.replace(b"(4,), }" + b" " * 7, b"(99999999,), }")  # header padding kept
+    assert forged != good and len(forged) == len(good)
+    path = tmp_path / f"tiny-{hashlib.sha256(forged).hexdigest()[:12]}.npz"
+    path.write_bytes(forged)
+    with pytest.raises(ModelError, match="not a valid aecodec weights file"):
+        load_npz(path)
+
+
+def test_each_net_is_built_on_first_use_and_checked_on_load(shipped: tuple[dict, dict]) -> None:
+    header, state = shipped
+    cfg = ModelConfig.from_dict(header["config"])
+    net = NpAutoencoder(cfg, state)
+    assert "encoder" not in vars(net) and "decoder" not in vars(net)
+    z = np.zeros((1, cfg.latent, 4), np.float32)
+    assert net.decode(z, step=0.5).shape == (1, cfg.stft.bins, 4 * cfg.down)
+    assert "decoder" in vars(net) and "encoder" not in vars(net)  # a decoder never builds it
+    broken = {k: v for k, v in state.items() if k != "encoder.net.1.conv2.weight"}
+    with pytest.raises(KeyError, match="encoder.net.1.conv2.weight"):
+        NpAutoencoder(cfg, broken)
