@@ -11,6 +11,7 @@ chunk's result, and cross-fades ``XFADE`` samples at each seam, so seams are not
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -136,30 +137,31 @@ class ChunkEncoder:
         spec0 = stft(x[:1], n_fft=st.n_fft, hop=st.hop)
         logmag = log_abs(spec0)
         e0 = f0 - s0 // lay.hop
-        got: dict[str, Any] = {"ild": None, "image": None}
 
-        def net() -> None:
-            got["latent"] = self.net.encode(logmag)
-
-        def side() -> None:  # the stereo layer reads the channels, not the net's output
+        def side() -> tuple[np.ndarray | None, Any]:  # (ILD, stereo image): from the channels
             spec = stft(x[1:], n_fft=st.n_fft, hop=st.hop)[:, :, e0:e0 + f1 - f0]
             if self.image_slot is not None:
-                got["image"] = encode_chunk(spec[0].astype(np.complex128),
-                                            spec[1].astype(np.complex128), rate=st.rate,
-                                            slot=self.image_slot)
-            else:
-                got["ild"] = ild_symbols(np.abs(spec[0]), np.abs(spec[1]), rate=st.rate,
-                                         down=ILD_FRAMES)
+                return None, encode_chunk(spec[0].astype(np.complex128),
+                                          spec[1].astype(np.complex128), rate=st.rate,
+                                          slot=self.image_slot)
+            return ild_symbols(np.abs(spec[0]), np.abs(spec[1]), rate=st.rate,
+                               down=ILD_FRAMES), None
 
-        workers.run_each(lambda job: job(), [net, side] if x.shape[0] == 3 else [net])
-        latent = got["latent"]
+        def net() -> Any:
+            return self.net.encode(logmag)
+
+        if x.shape[0] == 3:  # the stereo analysis beside the net
+            latent, (ild, image) = workers.run_all(net, side)
+        else:
+            latent, ild, image = net(), None, None
         target = logmag[0, :, e0:e0 + f1 - f0].copy()
         phase = np.angle(spec0[0, :, e0:e0 + f1 - f0]) if self.keep_phase else None
-        return ChunkLatent(latent[0, :, first:first + width].copy(), got["ild"], latent[0],
-                           first, target, phase, got["image"])
+        return ChunkLatent(latent[0, :, first:first + width].copy(), ild, latent[0], first,
+                           target, phase, image)
 
 
-class ChunkSymbols(NamedTuple):
+@dataclass(frozen=True)
+class ChunkSymbols:  # not a NamedTuple: its field ``index`` would hide tuple.index
     index: int
     latent: np.ndarray  # dequantized float32 [C, W]
     step: float
@@ -230,17 +232,10 @@ class ChunkDecoder:
         has_prev = self._prev is not None and self._prev[0] == f0 - GL_LEFT
         g0 = f0 - GL_LEFT if has_prev else f0
         g1 = min(lay.frames, f1 + GL_RIGHT, lm0 + z.shape[-1] * lay.down)
-        got: dict[str, np.ndarray] = {}
-
-        def net() -> None:
-            got["logmag"] = self.net.decode(z, step=step)[0]
-
-        def start() -> None:  # Griffin-Lim's random start does not depend on the net
-            got["phase0"] = random_phase((st.bins, g1 - g0),
-                                         seed=self.seed * 1_000_003 + target.index)
-
-        workers.run_each(lambda job: job(), [net, start])
-        logmag, phase0 = got["logmag"], got["phase0"]
+        seed = self.seed * 1_000_003 + target.index
+        logmag, phase0 = workers.run_all(  # Griffin-Lim's random start beside the net
+            lambda: self.net.decode(z, step=step)[0],
+            lambda: random_phase((st.bins, g1 - g0), seed=seed))
         if target.residual is not None:
             logmag = logmag.copy()
             logmag[:, f0 - lm0:f1 - lm0] += target.residual

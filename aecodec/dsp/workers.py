@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 MAX_WORKERS = 2
@@ -64,3 +64,15 @@ def run_each(step: Callable[[T], None], items: Iterable[T]) -> None:
             error = exc2
     if error is not None:
         raise error
+
+
+def run_all(*jobs: Callable[[], T]) -> list[T]:
+    """Each job's result, in order; the jobs run as :func:`run_each`'s steps (on the pool when
+    :func:`count` > 1, else in turn; the first exception is raised after all ended)."""
+    out: list[Any] = [None] * len(jobs)
+
+    def step(i: int) -> None:
+        out[i] = jobs[i]()
+
+    run_each(step, range(len(jobs)))
+    return out
