@@ -100,7 +100,8 @@ def _width(name: str, channels: int) -> int:
 
 def columns(features: list[str], keep: list[str], *, channels: int) -> np.ndarray:
     """Column indices of the feature sets ``keep`` in a vector of ``features``."""
-    out, at = [], 0
+    out: list[int] = []
+    at = 0
     for f in features:
         w = _width(f, channels)
         if f in keep:

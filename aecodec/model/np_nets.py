@@ -21,7 +21,12 @@ from aecodec.model.np_phaseinit import NpPhaseNet
 
 _F32 = np.float32
 State = Mapping[str, np.ndarray]
-Layer = Callable[[np.ndarray], np.ndarray]
+
+
+class Layer(Protocol):
+    """One step of a stack: channels-last activations in, out (a layer record or ``gelu``)."""
+
+    def __call__(self, x: np.ndarray, /) -> np.ndarray: ...
 
 
 class Net(Protocol):
