@@ -92,7 +92,9 @@ def save_npz(header: Mapping[str, Any], state: Mapping[str, np.ndarray], out_dir
 def _npy(view: memoryview, *, member: str) -> np.ndarray:
     """One stored ``.npy`` member as an array over ``view`` (no copy). Object dtypes are
     refused (nothing is ever unpickled)."""
-    f = io.BytesIO(view[:min(len(view), 65536)])
+    length_bytes = 2 if len(view) > 6 and view[6] == 1 else 4  # 1.0: uint16; 2.0 on: uint32
+    head = 8 + length_bytes + int.from_bytes(view[8:8 + length_bytes], "little")
+    f = io.BytesIO(view[:head])  # magic, version, header: never more is copied
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
