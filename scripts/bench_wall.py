@@ -21,6 +21,7 @@ the cores changes every figure.
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import subprocess
 import sys
@@ -96,12 +97,12 @@ def main() -> None:
             opus = a.out / "clips_opus"
             shutil.rmtree(opus, ignore_errors=True)
             opus.mkdir()
-            loop = ["bash", "-c", f"cd {clips} && ls *.wav | xargs -P 2 -I{{}} opusenc --quiet "
-                    f"--bitrate 12 {{}} {opus}/{{}}.opus"]
+            loop = ["bash", "-c", (f"cd {clips} && ls *.wav | xargs -P 2 -I{{}} opusenc --quiet "
+                                   f"--bitrate 12 {{}} {opus}/{{}}.opus")]
             add(f"opusenc {a.clips} x 10 s, 2 jobs", loop, 10.0 * a.clips, 1)
     print("| command | wall s | x real time |\n|---|---|---|")
     for name, t, xrt in rows:
-        print(f"| {name} | {t:.2f} | {'-' if xrt != xrt else f'{xrt:.0f}x'} |")
+        print(f"| {name} | {t:.2f} | {'-' if math.isnan(xrt) else f'{xrt:.0f}x'} |")
 
 
 if __name__ == "__main__":
