@@ -96,3 +96,18 @@ def test_staged_stops_its_producer_when_the_consumer_stops() -> None:
     assert len(made) <= 6
     with pytest.raises(ValueError, match="depth=0"):
         next(staged(produce, depth=0))
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_run_all_returns_each_result_in_order_and_raises_the_first_error(n: int) -> None:
+    workers.set_count(n)
+    try:
+        assert workers.run_all(lambda: 1, lambda: "two", lambda: [3]) == [1, "two", [3]]
+
+        def fail() -> None:
+            raise ValueError("job 2")
+
+        with pytest.raises(ValueError, match="job 2"):
+            workers.run_all(lambda: 1, fail)
+    finally:
+        workers.set_count(None)
